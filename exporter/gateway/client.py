@@ -233,8 +233,10 @@ class GatewayClient:
             return
         renewed = self._guid is not None
         self._guid = guid
-        if renewed and self._on_guid_renewed is not None:
-            self._on_guid_renewed(guid)
+        if renewed:
+            self.stats.guid_renewed()
+            if self._on_guid_renewed is not None:
+                self._on_guid_renewed(guid)
 
     async def _authed(self, deadline: float, call: Callable[[], Awaitable[T]]) -> T:
         """Run `call`; after an authentication retcode let the session heal, then retry once."""
