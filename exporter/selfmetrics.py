@@ -1,0 +1,36 @@
+"""The exporter's own metrics on `/metrics`: build info and config reload status.
+
+A prometheus_client custom collector (collect on scrape), registered beside the standard
+process collector; rendered by prometheus_client after the gateway families.
+"""
+
+from __future__ import annotations
+
+import platform
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from . import __version__
+from . import metrics as m
+
+if TYPE_CHECKING:
+    from .targets import Targets
+
+
+class ExporterMetrics(Collector):
+    def __init__(self, targets: Targets) -> None:
+        self.targets = targets
+
+    def collect(self) -> Iterator[Metric]:
+        build = GaugeMetricFamily(m.BUILD_INFO.name, m.BUILD_INFO.help, labels=m.BUILD_INFO.labels)
+        build.add_metric([__version__, platform.python_version()], 1)
+        yield build
+        yield GaugeMetricFamily(
+            m.RELOAD_OK.name, m.RELOAD_OK.help, value=1 if self.targets.last_reload_ok else 0
+        )
+        yield GaugeMetricFamily(
+            m.RELOAD_TS.name, m.RELOAD_TS.help, value=self.targets.last_reload_success
+        )

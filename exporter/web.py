@@ -1,0 +1,213 @@
+"""HTTP: `/`, `/metrics`, `/probe?target=`, `/-/healthy`, `/-/ready`, `/-/reload`.
+
+A scrape is followed from here: the handler turns the scrape timeout header into a deadline,
+asks each gateway's target for a collection (shared with concurrent scrapes), and renders the
+views with the exposition module in the negotiated format.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import logging
+import time
+from collections.abc import Awaitable, Callable, Iterable
+from typing import TYPE_CHECKING
+
+from aiohttp import web
+from prometheus_client import CollectorRegistry, ProcessCollector
+from prometheus_client import exposition as prom_text
+from prometheus_client.openmetrics import exposition as prom_om
+
+from . import __version__
+from .collector import scrape_timeout
+from .exposition import (
+    CONTENT_TYPE_OPENMETRICS,
+    CONTENT_TYPE_TEXT,
+    GatewayView,
+    Renderer,
+)
+from .gateway.client import SIGN_IN_METHODS
+from .selfmetrics import ExporterMetrics
+from .targets import Targets
+
+if TYPE_CHECKING:
+    from .collector import Collection, GatewayTarget
+
+log = logging.getLogger(__name__)
+
+EXPORTER_KEY: web.AppKey[Exporter] = web.AppKey("exporter")
+
+
+class Exporter:
+    """The running exporter: the gateway targets, its own metrics, the renderers."""
+
+    def __init__(self, targets: Targets) -> None:
+        self.targets = targets
+        self.self_metrics = ExporterMetrics(targets)
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.registry.register(ProcessCollector(registry=None))
+        self.registry.register(self.self_metrics)
+        self._renderers = {False: Renderer(openmetrics=False), True: Renderer(openmetrics=True)}
+
+    async def views(
+        self, targets: Iterable[GatewayTarget], timeout_header: str | None
+    ) -> list[GatewayView]:
+        chosen = list(targets)
+        collections = await asyncio.gather(
+            *(t.collect(scrape_timeout(t.config.timeout, timeout_header)) for t in chosen)
+        )
+        return [_view(t, c) for t, c in zip(chosen, collections, strict=True)]
+
+    def render(self, views: list[GatewayView], openmetrics: bool, exporter_wide: bool) -> str:
+        chunks = self._renderers[openmetrics].render(views)
+        if exporter_wide:
+            if openmetrics:
+                extra = prom_om.generate_latest(self.registry).decode()  # type: ignore[no-untyped-call]
+                chunks.append(extra.removesuffix("# EOF\n"))
+            else:
+                chunks.append(prom_text.generate_latest(self.registry).decode())
+        if openmetrics:
+            chunks.append("# EOF\n")
+        return "".join(chunks)
+
+
+def _view(target: GatewayTarget, collection: Collection) -> GatewayView:
+    config = target.config
+    sign_in = SIGN_IN_METHODS[config.sign_in][0]
+    methods = (sign_in, "getAgentEvent", "queryConfInfos") + (
+        ("queryAllConfIds",) if config.conferences.discover else ()
+    )
+    return GatewayView(
+        collection,
+        target.stats,
+        methods=methods,
+        sign_in_method=sign_in,
+        discovery_failures=target.discovery_failures,
+        participant_metrics=config.participants.metrics,
+        address_mode=config.participants.address,
+    )
+
+
+def wants_openmetrics(accept: str) -> bool:
+    """Content negotiation as Prometheus does it: OpenMetrics only when asked for."""
+    return "application/openmetrics-text" in accept
+
+
+async def _metrics_response(
+    request: web.Request, targets: Iterable[GatewayTarget], exporter_wide: bool
+) -> web.Response:
+    exporter = request.app[EXPORTER_KEY]
+    header = request.headers.get("X-Prometheus-Scrape-Timeout-Seconds")
+    views = await exporter.views(targets, header)
+    openmetrics = wants_openmetrics(request.headers.get("Accept", ""))
+    body = exporter.render(views, openmetrics, exporter_wide)
+    content_type = CONTENT_TYPE_OPENMETRICS if openmetrics else CONTENT_TYPE_TEXT
+    response = web.Response(body=body.encode(), headers={"Content-Type": content_type})
+    if "gzip" in request.headers.get("Accept-Encoding", ""):
+        response.enable_compression(web.ContentCoding.gzip)
+    return response
+
+
+async def metrics(request: web.Request) -> web.Response:
+    exporter = request.app[EXPORTER_KEY]
+    return await _metrics_response(request, exporter.targets.all(), exporter_wide=True)
+
+
+async def probe(request: web.Request) -> web.Response:
+    """Multi-target: one configured gateway by name. The name never becomes a URL."""
+    exporter = request.app[EXPORTER_KEY]
+    name = request.query.get("target", "")
+    if not name:
+        return web.Response(status=400, text="missing parameter: target\n")
+    target = exporter.targets.get(name)
+    if target is None:
+        return web.Response(
+            status=400, text=f"unknown target {name[:64]!r}: not a configured gateway name\n"
+        )
+    return await _metrics_response(request, [target], exporter_wide=False)
+
+
+async def healthy(request: web.Request) -> web.Response:
+    return web.Response(text="OK\n")
+
+
+async def ready(request: web.Request) -> web.Response:
+    """Ready once every gateway has signed in once or knows why it cannot."""
+    waiting = [
+        f"{t.name}: {t.session.state}, no sign-in result yet"
+        for t in request.app[EXPORTER_KEY].targets.all()
+        if not t.session.sign_in_attempted
+    ]
+    if waiting:
+        return web.Response(status=503, text="not ready:\n" + "\n".join(waiting) + "\n")
+    return web.Response(text="OK\n")
+
+
+async def reload(request: web.Request) -> web.Response:
+    ok, message = await request.app[EXPORTER_KEY].targets.reload()
+    return web.Response(status=200 if ok else 500, text=message + "\n")
+
+
+async def landing(request: web.Request) -> web.Response:
+    exporter = request.app[EXPORTER_KEY]
+    rows = []
+    for t in exporter.targets.all():
+        last = t.last
+        if last is None:
+            collected = "never"
+        else:
+            age = time.time() - last.finished_at
+            collected = (
+                f"{age:.0f}s ago: up={int(last.up)}, {len(last.conferences)} conferences, "
+                f"{last.duration:.3f}s of {last.timeout:.1f}s, "
+                f"{last.failed_requests} failed request(s)"
+                + (f", {last.error}" if last.error else "")
+            )
+        state = t.session.state + (f" ({t.session.last_error})" if t.session.last_error else "")
+        name = html.escape(t.name)
+        rows.append(
+            f"<tr><td>{name}</td><td>{html.escape(t.config.url)}</td>"
+            f"<td>{html.escape(state)}</td><td>{html.escape(collected)}</td>"
+            f'<td><a href="probe?target={name}">probe</a></td></tr>'
+        )
+    body = f"""<!DOCTYPE html>
+<html><head><meta charset="utf-8"><title>ccgw-exporter</title>
+<style>body{{font-family:sans-serif;margin:2em}}td,th{{padding:.3em .8em;text-align:left}}
+tr:nth-child(even){{background:#f3f3f3}}</style></head>
+<body><h1>ccgw-exporter {html.escape(__version__)}</h1>
+<p>Prometheus exporter for conferences on Huawei CC-Gateway.</p>
+<p><a href="metrics">/metrics</a> · <a href="-/healthy">/-/healthy</a> ·
+<a href="-/ready">/-/ready</a></p>
+<table><tr><th>gateway</th><th>url</th><th>session</th><th>last collection</th><th></th></tr>
+{"".join(rows) or '<tr><td colspan="5">no gateway configured</td></tr>'}
+</table></body></html>
+"""
+    return web.Response(text=body, content_type="text/html")
+
+
+@web.middleware
+async def _errors(
+    request: web.Request,
+    handler: Callable[[web.Request], Awaitable[web.StreamResponse]],
+) -> web.StreamResponse:
+    """Never a traceback on an error page: it could carry internals."""
+    try:
+        return await handler(request)
+    except web.HTTPException:
+        raise
+    except Exception:
+        log.exception("request failed", extra={"kv": {"path": request.path}})
+        return web.Response(status=500, text="internal error; see the exporter's log\n")
+
+
+def make_app(exporter: Exporter) -> web.Application:
+    app = web.Application(middlewares=[_errors])
+    app[EXPORTER_KEY] = exporter
+    app.router.add_get("/", landing)
+    app.router.add_get("/metrics", metrics)
+    app.router.add_get("/probe", probe)
+    app.router.add_get("/-/healthy", healthy)
+    app.router.add_get("/-/ready", ready)
+    app.router.add_post("/-/reload", reload)
+    return app
