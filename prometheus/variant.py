@@ -1,0 +1,173 @@
+"""Derive a variant of the rule files: shorter `for:`, another job regex, absolute runbook links.
+
+The committed rules carry production durations (`for: 5m` ... `15m`). An end-to-end test
+cannot wait that long, so it loads a variant made by this module:
+
+    python -m prometheus.variant --for-divisor 60 --group-interval 1s \\
+        prometheus/alerts.rules.yml -o /tmp/alerts.fast.yml      # 5m -> 5s, 15m -> 15s
+
+or from Python:
+
+    from prometheus.variant import derive_file
+    text = derive_file("prometheus/alerts.rules.yml", for_divisor=60, group_interval="1s")
+
+Dividing keeps the order of the durations (so "near" still fires before "over"); `--for`
+sets one duration for every alert instead. Range windows such as `rate(...[5m])` are left
+alone: with a short scrape interval they fill within seconds, and shortening them would
+change what the thresholds mean.
+
+For deployments: `--exporter-job REGEX` replaces the job regex of CcgwExporterDown, and
+`--runbook-base URL` turns the relative `docs/alerts.md#...` links into absolute ones.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+RULES_DIR = Path(__file__).resolve().parent
+ALERTS_FILE = RULES_DIR / "alerts.rules.yml"
+RECORDING_FILE = RULES_DIR / "recording.rules.yml"
+
+#: The matcher CcgwExporterDown selects the exporter's scrape jobs with.
+EXPORTER_JOB_MATCHER = 'job=~".*ccgw.*"'
+RUNBOOK_PREFIX = "docs/alerts.md"
+
+_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, "y": 31536000}
+_PART = re.compile(r"(\d+)(ms|s|m|h|d|w|y)")
+
+
+def parse_duration(text: str) -> float:
+    """A Prometheus duration ("1h30m", "90s", "500ms") in seconds."""
+    text = str(text).strip()
+    if text == "0":
+        return 0.0
+    parts = _PART.findall(text)
+    if not parts or "".join(number + unit for number, unit in parts) != text:
+        raise ValueError(f"not a Prometheus duration: {text!r}")
+    return sum(int(number) * _UNITS[unit] for number, unit in parts)
+
+
+def format_duration(seconds: float) -> str:
+    """Seconds as a Prometheus duration: whole seconds as "Ns", anything finer as "Nms"."""
+    millis = round(seconds * 1000)
+    if millis <= 0:
+        return "0s"
+    return f"{millis // 1000}s" if millis % 1000 == 0 else f"{millis}ms"
+
+
+def derive(
+    doc: dict[str, Any],
+    *,
+    for_divisor: float | None = None,
+    for_value: str | None = None,
+    group_interval: str | None = None,
+    exporter_job: str | None = None,
+    runbook_base: str | None = None,
+) -> dict[str, Any]:
+    """A changed copy of a loaded rule file (the `groups:` document)."""
+    if for_divisor is not None and for_value is not None:
+        raise ValueError("give for_divisor or for_value, not both")
+    if for_divisor is not None and for_divisor <= 0:
+        raise ValueError("for_divisor must be positive")
+    job_replaced = False
+    groups = []
+    for group in doc.get("groups", []):
+        group = dict(group)
+        if group_interval is not None:
+            parse_duration(group_interval)
+            group["interval"] = group_interval
+        rules = []
+        for rule in group.get("rules", []):
+            rule = dict(rule)
+            if "for" in rule:
+                if for_value is not None:
+                    rule["for"] = format_duration(parse_duration(for_value))
+                elif for_divisor is not None:
+                    rule["for"] = format_duration(parse_duration(rule["for"]) / for_divisor)
+            if exporter_job is not None and EXPORTER_JOB_MATCHER in rule.get("expr", ""):
+                quoted = exporter_job.replace("\\", "\\\\").replace('"', '\\"')
+                rule["expr"] = rule["expr"].replace(EXPORTER_JOB_MATCHER, f'job=~"{quoted}"')
+                job_replaced = True
+            annotations: dict[str, Any] = rule.get("annotations") or {}
+            url = str(annotations.get("runbook_url", ""))
+            if runbook_base is not None and url.startswith(RUNBOOK_PREFIX):
+                rule["annotations"] = {
+                    **annotations,
+                    "runbook_url": runbook_base.rstrip("/") + "/" + url,
+                }
+            rules.append(rule)
+        group["rules"] = rules
+        groups.append(group)
+    if exporter_job is not None and not job_replaced:
+        raise ValueError(f"no rule selects the exporter with {EXPORTER_JOB_MATCHER}")
+    return {**doc, "groups": groups}
+
+
+class _Dumper(yaml.SafeDumper):
+    """Multi-line strings (expressions, descriptions) as literal blocks."""
+
+
+def _str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    style = "|" if "\n" in value else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_Dumper.add_representer(str, _str)
+
+
+def dump(doc: dict[str, Any]) -> str:
+    return yaml.dump(doc, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=100)
+
+
+def derive_file(path: str | Path, **options: Any) -> str:
+    """`derive` applied to a rule file; returns the new file's text."""
+    doc = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    return dump(derive(doc, **options))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m prometheus.variant",
+        description="Write a variant of a Prometheus rule file.",
+    )
+    parser.add_argument("rules", type=Path, help="rule file, e.g. prometheus/alerts.rules.yml")
+    parser.add_argument("-o", "--output", type=Path, help="write here instead of stdout")
+    durations = parser.add_mutually_exclusive_group()
+    durations.add_argument(
+        "--for-divisor", type=float, help="divide every `for:` by this (60: 5m -> 5s)"
+    )
+    durations.add_argument("--for", dest="for_value", help="set every `for:` to this duration")
+    parser.add_argument("--group-interval", help="evaluation interval of every group, e.g. 1s")
+    parser.add_argument(
+        "--exporter-job", help=f"regex replacing {EXPORTER_JOB_MATCHER} in CcgwExporterDown"
+    )
+    parser.add_argument(
+        "--runbook-base", help="URL put before the relative docs/alerts.md#... runbook links"
+    )
+    args = parser.parse_args(argv)
+    try:
+        text = derive_file(
+            args.rules,
+            for_divisor=args.for_divisor,
+            for_value=args.for_value,
+            group_interval=args.group_interval,
+            exporter_job=args.exporter_job,
+            runbook_base=args.runbook_base,
+        )
+    except ValueError as error:
+        parser.error(str(error))
+    if args.output:
+        args.output.write_text(text, encoding="utf-8")
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,284 @@
+"""Prometheus rules, their promtool unit tests, the runbooks and the Alertmanager example."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # grafana/ and prometheus/ are not installed packages
+    sys.path.insert(0, str(ROOT))
+
+from grafana.queries import metric_names, series_names  # noqa: E402
+from prometheus import variant  # noqa: E402
+
+RULES = ROOT / "prometheus"
+ALERTS = RULES / "alerts.rules.yml"
+RECORDING = RULES / "recording.rules.yml"
+RULE_TESTS = sorted((RULES / "tests").glob("*.yml"))
+ALERTS_DOC = ROOT / "docs" / "alerts.md"
+ALERTMANAGER_EXAMPLE = ROOT / "examples" / "alertmanager.yml"
+
+SEVERITIES = {"critical", "warning", "info"}
+#: level:metric:operations, e.g. gateway_method:ccgw_responses:rate5m
+RECORD_NAME = re.compile(r"^[a-z][a-z_]*:ccgw_[a-z0-9_]+:[a-z0-9_]+$")
+
+EXPECTED_ALERTS = {
+    "CcgwExporterDown",
+    "CcgwConfigReloadFailed",
+    "CcgwGatewayUnreachable",
+    "CcgwSessionSignedOut",
+    "CcgwGatewayErrorRatioHigh",
+    "CcgwRequestErrorsHigh",
+    "CcgwCollectionNearTimeout",
+    "CcgwConferencesTruncated",
+    "CcgwConferenceNearAppliedDuration",
+    "CcgwConferenceOverAppliedDuration",
+    "CcgwParticipantsHeldLong",
+    "CcgwConferenceSingleParticipant",
+}
+
+
+def tool(name: str) -> str:
+    path = shutil.which(name)
+    if path is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{name} is not installed (apt-get install prometheus alertmanager)")
+        pytest.skip(f"{name} is not installed")
+    return path
+
+
+def run(*argv: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(argv, capture_output=True, text=True, check=False, cwd=ROOT)
+
+
+def load(path: Path) -> dict[str, Any]:
+    loaded: dict[str, Any] = yaml.safe_load(path.read_text(encoding="utf-8"))
+    return loaded
+
+
+def rules(path: Path) -> list[dict[str, Any]]:
+    return [rule for group in load(path)["groups"] for rule in group["rules"]]
+
+
+def alerts() -> dict[str, dict[str, Any]]:
+    return {rule["alert"]: rule for rule in rules(ALERTS)}
+
+
+def records() -> dict[str, dict[str, Any]]:
+    return {rule["record"]: rule for rule in rules(RECORDING)}
+
+
+# ----------------------------------------------------------------------------- promtool
+
+
+def test_promtool_check_rules() -> None:
+    result = run(tool("promtool"), "check", "rules", str(RECORDING), str(ALERTS))
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("path", RULE_TESTS, ids=lambda p: p.name)
+def test_promtool_unit_tests(path: Path) -> None:
+    result = run(tool("promtool"), "test", "rules", str(path))
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_every_alert_has_a_firing_and_a_quiet_case() -> None:
+    firing: set[str] = set()
+    quiet: set[str] = set()
+    for path in RULE_TESTS:
+        for case in load(path)["tests"]:
+            for check in case.get("alert_rule_test", []):
+                (firing if check.get("exp_alerts") else quiet).add(check["alertname"])
+    names = set(alerts())
+    assert names - firing == set(), "alerts never tested firing"
+    assert names - quiet == set(), "alerts never tested staying quiet"
+
+
+def test_every_recording_rule_is_evaluated_in_a_test() -> None:
+    tested = " ".join(
+        check["expr"]
+        for path in RULE_TESTS
+        for case in load(path)["tests"]
+        for check in case.get("promql_expr_test", [])
+    )
+    for name in records():
+        assert re.search(rf"(?<![\w:]){re.escape(name)}(?![\w:])", tested), name
+
+
+# ----------------------------------------------------------------------------- rule content
+
+
+def test_the_expected_alerts_exist() -> None:
+    assert set(alerts()) == EXPECTED_ALERTS
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED_ALERTS))
+def test_alert_labels_and_annotations(name: str) -> None:
+    rule = alerts()[name]
+    assert rule["labels"]["severity"] in SEVERITIES
+    annotations = rule["annotations"]
+    assert annotations["summary"].strip()
+    assert "{{ $labels." in annotations["description"] or "{{ $value" in annotations["description"]
+    assert annotations["runbook_url"] == f"docs/alerts.md#{name.lower()}"
+    variant.parse_duration(rule["for"])
+
+
+def test_alert_descriptions_carry_values() -> None:
+    for name, rule in alerts().items():
+        text = rule["annotations"]["summary"] + rule["annotations"]["description"]
+        if "gateway" in rule["expr"] or name.startswith("CcgwConference"):
+            assert "$labels.gateway" in text, name
+    assert "$labels.retcode" in alerts()["CcgwGatewayErrorRatioHigh"]["annotations"]["summary"]
+
+
+def test_exporter_down_matches_the_documented_job_regex() -> None:
+    assert variant.EXPORTER_JOB_MATCHER in alerts()["CcgwExporterDown"]["expr"]
+    assert variant.EXPORTER_JOB_MATCHER in ALERTS_DOC.read_text(encoding="utf-8")
+
+
+def test_recording_rule_names_follow_the_convention() -> None:
+    for name in records():
+        assert RECORD_NAME.match(name), name
+
+
+def test_rules_use_contract_metrics_only() -> None:
+    allowed = series_names() | {"up"} | set(records())
+    for path in (RECORDING, ALERTS):
+        for rule in rules(path):
+            names = metric_names(rule["expr"])
+            assert names, rule
+            assert names <= allowed, f"unknown {names - allowed} in {rule}"
+
+
+def test_alerts_do_not_depend_on_recording_rules() -> None:
+    recorded = set(records())
+    for name, rule in alerts().items():
+        assert not metric_names(rule["expr"]) & recorded, name
+
+
+# ----------------------------------------------------------------------------- runbooks
+
+
+def test_every_alert_has_a_runbook_section() -> None:
+    doc = ALERTS_DOC.read_text(encoding="utf-8")
+    headings = set(re.findall(r"^## (\w+)$", doc, flags=re.MULTILINE))
+    assert headings >= EXPECTED_ALERTS
+    for name in EXPECTED_ALERTS:
+        section = doc.split(f"## {name}\n", 1)[1].split("\n## ", 1)[0]
+        for part in ("**Meaning**", "**Check**", "**Act**"):
+            assert part in section, f"{name}: {part}"
+
+
+def test_thresholds_table_lists_every_alert_with_its_for() -> None:
+    doc = ALERTS_DOC.read_text(encoding="utf-8")
+    for name, rule in alerts().items():
+        row = next((line for line in doc.splitlines() if line.startswith(f"| [{name}]")), None)
+        assert row, f"{name} missing from the thresholds table"
+        assert f"| {rule['for']} |" in row, f"{name}: for {rule['for']} not in {row}"
+        assert f"| {rule['labels']['severity']} |" in row, name
+
+
+# ----------------------------------------------------------------------------- fast variant
+
+
+def test_fast_variant_divides_every_for(tmp_path: Path) -> None:
+    doc = load(ALERTS)
+    fast = variant.derive(doc, for_divisor=60, group_interval="1s")
+    slow_rules = [r for g in doc["groups"] for r in g["rules"]]
+    fast_rules = [r for g in fast["groups"] for r in g["rules"]]
+    for slow, quick in zip(slow_rules, fast_rules, strict=True):
+        expected = variant.parse_duration(slow["for"]) / 60
+        assert variant.parse_duration(quick["for"]) == pytest.approx(expected), slow["alert"]
+        assert quick["expr"] == slow["expr"]
+    assert all(g["interval"] == "1s" for g in fast["groups"])
+    assert "interval" not in doc["groups"][0], "derive must not change its input"
+
+    path = tmp_path / "alerts.fast.yml"
+    path.write_text(variant.dump(fast), encoding="utf-8")
+    result = run(tool("promtool"), "check", "rules", str(path))
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_variant_job_regex_and_runbook_base(tmp_path: Path) -> None:
+    out = tmp_path / "alerts.yml"
+    argv = [str(ALERTS), "-o", str(out), "--for", "2s", "--exporter-job", "ccgw-prod"]
+    assert variant.main([*argv, "--runbook-base", "https://git.example.org/ccgw/"]) == 0
+    derived = {r["alert"]: r for g in load(out)["groups"] for r in g["rules"]}
+    assert derived["CcgwExporterDown"]["expr"].startswith('up{job=~"ccgw-prod"}')
+    assert {r["for"] for r in derived.values()} == {"2s"}
+    assert derived["CcgwGatewayUnreachable"]["annotations"]["runbook_url"] == (
+        "https://git.example.org/ccgw/docs/alerts.md#ccgwgatewayunreachable"
+    )
+
+
+def test_variant_refuses_what_it_cannot_do() -> None:
+    with pytest.raises(ValueError, match="exporter"):
+        variant.derive(load(RECORDING), exporter_job="x")
+    with pytest.raises(ValueError, match="not both"):
+        variant.derive(load(ALERTS), for_divisor=2, for_value="1s")
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [("0", 0), ("500ms", 0.5), ("90s", 90), ("5m", 300), ("1h30m", 5400), ("1d", 86400)],
+)
+def test_parse_duration(text: str, seconds: float) -> None:
+    assert variant.parse_duration(text) == seconds
+
+
+@pytest.mark.parametrize("text", ["", "5", "5 m", "m5", "1.5m"])
+def test_parse_duration_rejects(text: str) -> None:
+    with pytest.raises(ValueError, match="duration"):
+        variant.parse_duration(text)
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"), [(5, "5s"), (0.25, "250ms"), (0, "0s"), (600, "600s")]
+)
+def test_format_duration(seconds: float, text: str) -> None:
+    assert variant.format_duration(seconds) == text
+
+
+# ----------------------------------------------------------------------------- Alertmanager
+
+
+def test_alertmanager_example_is_valid() -> None:
+    result = run(tool("amtool"), "check-config", str(ALERTMANAGER_EXAMPLE))
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize(
+    ("labels", "receiver"),
+    [
+        (("severity=critical", "alertname=CcgwGatewayUnreachable"), "ccgw-oncall"),
+        (("severity=warning", "alertname=CcgwGatewayErrorRatioHigh"), "ccgw-team"),
+        (("severity=info", "alertname=CcgwConferenceSingleParticipant"), "ccgw-team"),
+    ],
+)
+def test_alertmanager_example_routes_by_severity(labels: tuple[str, ...], receiver: str) -> None:
+    result = run(
+        tool("amtool"),
+        "config",
+        "routes",
+        "test",
+        f"--config.file={ALERTMANAGER_EXAMPLE}",
+        *labels,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.strip() == receiver
+
+
+def test_alertmanager_example_groups_by_gateway() -> None:
+    route = load(ALERTMANAGER_EXAMPLE)["route"]
+    assert set(route["group_by"]) >= {"alertname", "gateway"}
+    severities = {m for r in route["routes"] for m in r["matchers"]}
+    assert {f'severity="{s}"' for s in SEVERITIES} <= severities
