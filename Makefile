@@ -19,8 +19,8 @@ demo: $(STAMP)
 	$(BIN)/ccgw-exporter --demo
 
 lint: $(STAMP)
-	$(BIN)/ruff check exporter tests
-	$(BIN)/ruff format --check exporter tests
+	$(BIN)/ruff check exporter tests grafana prometheus
+	$(BIN)/ruff format --check exporter tests grafana prometheus
 
 typecheck: $(STAMP)
 	$(BIN)/mypy

@@ -1,0 +1,118 @@
+"""The command line as an operator runs it: real subprocesses."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+import yaml
+
+from exporter import __version__
+from exporter.cli import parse_listen_address
+
+EXPORTER = [sys.executable, "-m", "exporter.cli"]
+
+
+def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*EXPORTER, *args], capture_output=True, text=True, timeout=30,
+                          env={**os.environ, **(env or {})}, check=False)  # fmt: skip
+
+
+def test_version() -> None:
+    result = run("--version")
+    assert result.returncode == 0
+    assert result.stdout.strip() == f"ccgw-exporter {__version__}"
+
+
+def test_config_check_accepts_the_example() -> None:
+    example = Path(__file__).resolve().parent.parent / "config.example.yaml"
+    result = run("--config.file", str(example), "--config.check",
+                 env={"CC_EAST_PASSWORD": "x"})  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "OK" in result.stdout
+
+
+def test_config_check_names_each_bad_key(tmp_path: Path) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump({"gateways": [
+        {"name": "a", "url": "https://gw:8043", "agent_id": "153", "password": "s3cret-value",
+         "timeout": "10x", "colour": "red"},
+    ]}))  # fmt: skip
+    result = run("--config.file", str(path), "--config.check")
+    assert result.returncode == 1
+    assert 'gateways[0].timeout: "10x" is not a duration' in result.stderr
+    assert "gateways[0].colour: unknown key" in result.stderr
+    assert "s3cret-value" not in result.stderr + result.stdout
+
+
+def test_missing_config_file_flag_is_a_usage_error() -> None:
+    result = run()
+    assert result.returncode == 2
+    assert "--config.file" in result.stderr
+
+
+def test_a_bad_config_at_start_exits_1(tmp_path: Path) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text("gateways: {}\nweb: [1]\n")
+    result = run("--config.file", str(path))
+    assert result.returncode == 1
+    assert "web" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("0.0.0.0:9865", ("0.0.0.0", 9865)), (":9865", ("0.0.0.0", 9865)),
+     ("[::1]:80", ("::1", 80)), ("localhost:0", ("localhost", 0))],
+)  # fmt: skip
+def test_listen_address(text: str, expected: tuple[str, int]) -> None:
+    assert parse_listen_address(text) == expected
+
+
+@pytest.mark.parametrize("text", ["9865", "host:", "host:http", "host:70000"])
+def test_bad_listen_address(text: str) -> None:
+    with pytest.raises(ValueError, match="HOST:PORT"):
+        parse_listen_address(text)
+
+
+def test_demo_serves_conferences_and_stops_cleanly() -> None:
+    proc = subprocess.Popen(
+        [*EXPORTER, "--demo", "--web.listen-address", "127.0.0.1:0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        url = None
+        deadline = time.monotonic() + 30
+        lines = []
+        while url is None and time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            lines.append(line)
+            match = re.search(r"metrics\s+(http://\S+/metrics)", line)
+            if match:
+                url = match.group(1)
+        assert url, "".join(lines)
+        conferences = 0.0
+        while time.monotonic() < deadline:
+            body = urllib.request.urlopen(url, timeout=10).read().decode()
+            found = re.search(r'^ccgw_conferences\{gateway="demo"\} (\S+)$', body, re.M)
+            conferences = float(found.group(1)) if found else 0.0
+            if conferences > 0 and 'ccgw_up{gateway="demo"} 1' in body:
+                break
+            time.sleep(0.2)
+        assert conferences >= 20
+        assert "ccgw_conference_participants{" in body
+        assert "ccgw_participant_info{" in body
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        out, _ = proc.communicate(timeout=20)
+    assert proc.returncode == 0, out
+    assert "signed out" in out
