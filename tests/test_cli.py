@@ -116,3 +116,44 @@ def test_demo_serves_conferences_and_stops_cleanly() -> None:
         out, _ = proc.communicate(timeout=20)
     assert proc.returncode == 0, out
     assert "signed out" in out
+
+
+def test_sighup_reloads_and_a_bad_file_keeps_the_old_config(tmp_path: Path) -> None:
+    path = tmp_path / "config.yaml"
+    path.write_text("web: {listen_address: '127.0.0.1:0'}\ngateways: []\n")
+    proc = subprocess.Popen([*EXPORTER, "--config.file", str(path)], stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)  # fmt: skip
+    try:
+        assert proc.stdout is not None
+        line = ""
+        while "listening" not in line:
+            line = proc.stdout.readline()
+            assert line, "exporter exited"
+        address = re.search(r"address=(\S+)", line)
+        assert address
+        url = f"http://{address.group(1)}/metrics"
+
+        def reload_ok() -> str:
+            body = urllib.request.urlopen(url, timeout=10).read().decode()
+            match = re.search(r"^ccgw_config_last_reload_successful (\S+)$", body, re.M)
+            assert match
+            return match.group(1)
+
+        assert reload_ok() == "1.0"
+        path.write_text("gateways: [{name: 'bad name!'}]\n")
+        proc.send_signal(signal.SIGHUP)
+        deadline = time.monotonic() + 10
+        while reload_ok() != "0.0" and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert reload_ok() == "0.0"
+        path.write_text("gateways: []\n")
+        proc.send_signal(signal.SIGHUP)
+        while reload_ok() != "1.0" and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert reload_ok() == "1.0"
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        out, _ = proc.communicate(timeout=20)
+    assert proc.returncode == 0
+    assert "config reload failed; keeping the previous config" in out
+    assert "gateways[0].name" in out
