@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import ssl
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -79,7 +80,7 @@ class GatewayTarget:
         self.name = config.name
         self.stats = CallStats()
         tls = config.tls
-        ssl_context: object = True
+        ssl_context: ssl.SSLContext | bool = True
         if config.url.startswith("https"):
             ssl_context = build_ssl_context(
                 TLSSettings(
@@ -95,7 +96,7 @@ class GatewayTarget:
             ClientSettings(
                 base_url=config.url,
                 agent_id=config.agent_id,
-                ssl=ssl_context,  # type: ignore[arg-type]
+                ssl=ssl_context,
                 server_name=tls.server_name,
                 max_connections=config.max_concurrency,
             ),
