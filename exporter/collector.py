@@ -10,6 +10,7 @@ the gateway one set of calls.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import ssl
 import time
@@ -17,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from .gateway.client import ClientSettings, GatewayClient
-from .gateway.errors import GatewayError
+from .gateway.errors import GatewayError, RetcodeError
 from .gateway.models import Conference
 from .gateway.session import Session, SessionSettings
 from .gateway.stats import CallStats
@@ -99,6 +100,7 @@ class GatewayTarget:
                 ssl=ssl_context,
                 server_name=tls.server_name,
                 max_connections=config.max_concurrency,
+                participants=config.participants.metrics,
             ),
             self.stats,
         )
@@ -128,6 +130,13 @@ class GatewayTarget:
         self.session.start()
 
     async def stop(self) -> None:
+        """Stop a collection still running (a scrape cut at shutdown, a gateway removed by a
+        reload) before the session closes the client under it, then sign out."""
+        collection = self._in_flight
+        if collection is not None and not collection.done():
+            collection.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await collection
         await self.session.stop()
 
     # -- collection ----------------------------------------------------------------------------
@@ -169,7 +178,7 @@ class GatewayTarget:
     async def _collect_into(self, result: Collection, deadline: float) -> None:
         conf = self.config.conferences
         session = self.session
-        if not await session.ensure_signed_in(deadline):
+        if not await session.ensure_signed_in(deadline, now=True):
             result.failed_requests += 1
             result.error = session.last_error or "not signed in"
             return
@@ -223,6 +232,8 @@ class GatewayTarget:
     def _discovery_failed(self, error: GatewayError) -> None:
         """Counted every time; logged once per distinct failure so logs stay quiet."""
         self.discovery_failures += 1
+        if isinstance(error, RetcodeError) and error.needs_sign_in:
+            return  # the session's trouble, and the session logs it
         if error.label != self._discovery_error:
             self._discovery_error = error.label
             log.warning(

@@ -34,8 +34,11 @@ CONTENT_TYPE_TEXT = "text/plain; version=0.0.4; charset=utf-8"
 CONTENT_TYPE_OPENMETRICS = "application/openmetrics-text; version=1.0.0; charset=utf-8"
 
 _LE = [repr(float(b)) for b in LATENCY_BUCKETS] + ["+Inf"]
-_STATE_INDEX = {value: i for i, value in enumerate(CHANNEL_STATE_VALUES)}
-_MODE_INDEX = {value: i for i, value in enumerate(CHANNEL_MODE_VALUES)}
+# For each conference state, its three `ccgw_conference_state` lines without their prefix.
+_STATE_TAILS = {
+    state: ["", *(f',state="{s}"}} {1 if s == state else 0}\n' for s in CONF_STATE_VALUES)]
+    for state in CONF_STATE_VALUES
+}
 
 
 @dataclass(slots=True)
@@ -79,6 +82,32 @@ def mask_address(address: str, mode: AddressMode, salt: str, position: int) -> s
     if mode == "hashed":
         return hashlib.sha256(f"{salt}\0{address}".encode()).hexdigest()[:16]
     return f"p{position}"
+
+
+class SharedBodies:
+    """The last rendered body, kept with the collections and the format it was rendered from.
+
+    Scrapes that arrive together share one collection (collector.py); this makes them share
+    one rendering too, so ten Prometheus replicas cost one render and one body in memory
+    instead of ten (at 10,000 conferences a body is ~11 MB). A body is found only for the very
+    same collection objects, so a later scrape, which always gets a new collection, never sees
+    an old body (with no gateway there is no collection to tell scrapes apart, so nothing is
+    shared). One entry only: the next render replaces it and frees the old body.
+    """
+
+    def __init__(self) -> None:
+        self._entry: tuple[tuple[bool, bool], tuple[Collection, ...], bytes] | None = None
+
+    def get(self, key: tuple[bool, bool], views: Sequence[GatewayView]) -> bytes | None:
+        entry = self._entry
+        if entry is None or not views or entry[0] != key or len(entry[1]) != len(views):
+            return None
+        if all(c is v.collection for c, v in zip(entry[1], views, strict=True)):
+            return entry[2]
+        return None
+
+    def put(self, key: tuple[bool, bool], views: Sequence[GatewayView], body: bytes) -> None:
+        self._entry = (key, tuple(v.collection for v in views), body)
 
 
 class Renderer:
@@ -136,51 +165,68 @@ class Renderer:
     # -- per conference ------------------------------------------------------------------------
 
     def _conferences(self, out: list[str], views: Sequence[GatewayView]) -> None:
+        """The hot loop: 15 series per conference, for thousands of conferences.
+
+        One pass over the conferences fills one list per family (the output must be grouped by
+        family). A family's lines for one conference differ only in their tails (`,state="held"}
+        0`), and tails repeat: they are built once per distinct count tuple (a handful per
+        scrape) and joined with the conference's `name{gateway=..,conf_id=..` prefix, one C call
+        per family. Durations repeat too and are formatted once per distinct value.
+        """
         h = self._headers
-        # Label prefix and per-conference counts once, reused by every family below.
-        rows = [
-            (f'{v._prefix},conf_id="{c.conf_id}"', c, _conf_counts(c))
-            for v in views
-            for c in v.collection.detailed
-        ]
-        out.append(h["ccgw_conference_state"])
-        for p, c, _ in rows:
-            state = c.state
-            out.extend(
-                f'ccgw_conference_state{{{p},state="{s}"}} {1 if s == state else 0}\n'
-                for s in CONF_STATE_VALUES
-            )
-        out.append(h["ccgw_conference_participants"])
-        out.extend(
-            f"ccgw_conference_participants{{{p}}} {len(c.participants)}\n" for p, c, _ in rows
-        )
-        out.append(h["ccgw_conference_channels"])
-        for p, _, (states, _) in rows:
-            out.append(
-                f'ccgw_conference_channels{{{p},state="talking"}} {states[0]}\n'
-                f'ccgw_conference_channels{{{p},state="held"}} {states[1]}\n'
-                f'ccgw_conference_channels{{{p},state="announcement"}} {states[2]}\n'
-                f'ccgw_conference_channels{{{p},state="unknown"}} {states[3]}\n'
-            )
-        out.append(h["ccgw_conference_channel_modes"])
-        for p, _, (_, modes) in rows:
-            out.append(
-                f'ccgw_conference_channel_modes{{{p},mode="listen"}} {modes[0]}\n'
-                f'ccgw_conference_channel_modes{{{p},mode="speak"}} {modes[1]}\n'
-                f'ccgw_conference_channel_modes{{{p},mode="listen_speak"}} {modes[2]}\n'
-                f'ccgw_conference_channel_modes{{{p},mode="unknown"}} {modes[3]}\n'
-            )
-        for metric, attr in (
-            (m.CONF_START, "start_time"),
-            (m.CONF_APPLIED, "applied_seconds"),
-            (m.CONF_ELAPSED, "elapsed_seconds"),
+        state_lines: list[str] = []
+        participants: list[str] = []
+        channels: list[str] = []
+        modes: list[str] = []
+        starts: list[str] = []
+        applied: list[str] = []
+        elapsed: list[str] = []
+        state_tails = _STATE_TAILS
+        channel_tails: dict[tuple[int, ...], list[str]] = {}
+        mode_tails: dict[tuple[int, ...], list[str]] = {}
+        durations: dict[float, str] = {}
+        for v in views:
+            gateway = v._prefix
+            for c in v.collection.detailed:
+                p = f'{gateway},conf_id="{c.conf_id}"'
+                state_lines.append(f"ccgw_conference_state{{{p}".join(state_tails[c.state]))
+                counts = c.channel_counts
+                tails = channel_tails.get(counts)
+                if tails is None:
+                    tails = channel_tails[counts] = _tails("state", CHANNEL_STATE_VALUES, counts)
+                channels.append(f"ccgw_conference_channels{{{p}".join(tails))
+                participants.append(f"ccgw_conference_participants{{{p}}} {sum(counts)}\n")
+                counts = c.mode_counts
+                tails = mode_tails.get(counts)
+                if tails is None:
+                    tails = mode_tails[counts] = _tails("mode", CHANNEL_MODE_VALUES, counts)
+                modes.append(f"ccgw_conference_channel_modes{{{p}".join(tails))
+                value = c.start_time
+                if value is not None:
+                    starts.append(f"ccgw_conference_start_timestamp_seconds{{{p}}} {fmt(value)}\n")
+                value = c.applied_seconds
+                if value is not None:
+                    text = durations.get(value)
+                    if text is None:
+                        text = durations[value] = fmt(value)
+                    applied.append(f"ccgw_conference_applied_duration_seconds{{{p}}} {text}\n")
+                value = c.elapsed_seconds
+                if value is not None:
+                    text = durations.get(value)
+                    if text is None:
+                        text = durations[value] = fmt(value)
+                    elapsed.append(f"ccgw_conference_elapsed_duration_seconds{{{p}}} {text}\n")
+        for metric, lines in (
+            (m.CONF_STATE, state_lines),
+            (m.CONF_PARTICIPANTS, participants),
+            (m.CONF_CHANNELS, channels),
+            (m.CONF_MODES, modes),
+            (m.CONF_START, starts),
+            (m.CONF_APPLIED, applied),
+            (m.CONF_ELAPSED, elapsed),
         ):
             out.append(h[metric.name])
-            name = metric.name
-            for p, c, _ in rows:
-                value = getattr(c, attr)
-                if value is not None:
-                    out.append(f"{name}{{{p}}} {fmt(value)}\n")
+            out.extend(lines)
 
     # -- per participant (opt-in) --------------------------------------------------------------
 
@@ -279,21 +325,19 @@ class Renderer:
         )
 
 
-def _conf_counts(conference: Conference) -> tuple[list[int], list[int]]:
-    states = [0, 0, 0, 0]
-    modes = [0, 0, 0, 0]
-    for part in conference.participants:
-        states[_STATE_INDEX[part.channel_state]] += 1
-        modes[_MODE_INDEX[part.mode]] += 1
-    return states, modes
+def _tails(label: str, values: Sequence[str], counts: Sequence[int]) -> list[str]:
+    """A family's lines for one conference without their common prefix, led by an empty
+    string: `prefix.join(tails)` is then the lines."""
+    return ["", *(f',{label}="{value}"}} {n}\n' for value, n in zip(values, counts, strict=True))]
 
 
 def _channel_counts(conferences: Iterable[Conference]) -> tuple[int, list[int]]:
+    """Participants and participants by channel state over all conferences."""
     states = [0, 0, 0, 0]
-    total = 0
-    index = _STATE_INDEX
     for conference in conferences:
-        for part in conference.participants:
-            states[index[part.channel_state]] += 1
-            total += 1
-    return total, states
+        a, b, c, d = conference.channel_counts
+        states[0] += a
+        states[1] += b
+        states[2] += c
+        states[3] += d
+    return sum(states), states

@@ -11,10 +11,13 @@ import asyncio
 import html
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import TYPE_CHECKING
 
 from aiohttp import web
+from aiohttp.abc import AbstractStreamWriter
+from aiohttp.payload import Payload
+from aiohttp.typedefs import Middleware
 from prometheus_client import CollectorRegistry, ProcessCollector
 from prometheus_client import exposition as prom_text
 from prometheus_client.openmetrics import exposition as prom_om
@@ -26,6 +29,7 @@ from .exposition import (
     CONTENT_TYPE_TEXT,
     GatewayView,
     Renderer,
+    SharedBodies,
 )
 from .gateway.client import SIGN_IN_METHODS
 from .selfmetrics import ExporterMetrics
@@ -37,6 +41,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 EXPORTER_KEY: web.AppKey[Exporter] = web.AppKey("exporter")
+ReloadFunction = Callable[[], Awaitable[tuple[bool, str]]]
+RELOAD_KEY: web.AppKey[ReloadFunction] = web.AppKey("reload")
 
 
 class Exporter:
@@ -49,6 +55,7 @@ class Exporter:
         self.registry.register(ProcessCollector(registry=None))
         self.registry.register(self.self_metrics)
         self._renderers = {False: Renderer(openmetrics=False), True: Renderer(openmetrics=True)}
+        self._bodies = SharedBodies()
 
     async def views(
         self, targets: Iterable[GatewayTarget], timeout_header: str | None
@@ -59,7 +66,16 @@ class Exporter:
         )
         return [_view(t, c) for t, c in zip(chosen, collections, strict=True)]
 
-    def render(self, views: list[GatewayView], openmetrics: bool, exporter_wide: bool) -> str:
+    def render(self, views: list[GatewayView], openmetrics: bool, exporter_wide: bool) -> bytes:
+        """The body; scrapes sharing a collection share it (see `SharedBodies`)."""
+        key = (openmetrics, exporter_wide)
+        body = self._bodies.get(key, views)
+        if body is None:
+            body = self._render(views, openmetrics, exporter_wide).encode()
+            self._bodies.put(key, views, body)
+        return body
+
+    def _render(self, views: list[GatewayView], openmetrics: bool, exporter_wide: bool) -> str:
         chunks = self._renderers[openmetrics].render(views)
         if exporter_wide:
             if openmetrics:
@@ -89,6 +105,41 @@ def _view(target: GatewayTarget, collection: Collection) -> GatewayView:
     )
 
 
+class SlicedBody(Payload):
+    """A large body, sent so that it costs memory only while it is being sent.
+
+    In 256 KiB slices, each write awaiting the socket (aiohttp drains above its buffer limit):
+    written whole, the body is copied into the transport's buffer for as long as the scraper
+    takes to read it. And dropped once sent: aiohttp keeps a keep-alive connection's last
+    response until the next request arrives on it, so every scraper's connection pinned a whole
+    body between scrapes (at 10,000 conferences, 11 MB each: RSS ~190 MB after ten scrapers
+    had connected, instead of ~90 MB).
+    """
+
+    SLICE = 1 << 18
+    _value: bytes
+
+    def __init__(self, body: bytes, content_type: str) -> None:
+        super().__init__(body, content_type=content_type)
+        self._size = len(body)
+
+    def decode(self, encoding: str = "utf-8", errors: str = "strict") -> str:
+        return self._value.decode(encoding, errors)
+
+    async def write(self, writer: AbstractStreamWriter) -> None:
+        await self.write_with_length(writer, None)
+
+    async def write_with_length(
+        self, writer: AbstractStreamWriter, content_length: int | None
+    ) -> None:
+        with memoryview(self._value) as body:
+            view = body[:content_length]
+            for start in range(0, len(view), self.SLICE):
+                await writer.write(view[start : start + self.SLICE])
+            view.release()
+        self._value = b""
+
+
 def wants_openmetrics(accept: str) -> bool:
     """Content negotiation as Prometheus does it: OpenMetrics only when asked for."""
     return "application/openmetrics-text" in accept
@@ -103,7 +154,9 @@ async def _metrics_response(
     openmetrics = wants_openmetrics(request.headers.get("Accept", ""))
     body = exporter.render(views, openmetrics, exporter_wide)
     content_type = CONTENT_TYPE_OPENMETRICS if openmetrics else CONTENT_TYPE_TEXT
-    response = web.Response(body=body.encode(), headers={"Content-Type": content_type})
+    response = web.Response(
+        body=SlicedBody(body, content_type=content_type), headers={"Content-Type": content_type}
+    )
     if "gzip" in request.headers.get("Accept-Encoding", ""):
         response.enable_compression(web.ContentCoding.gzip)
     return response
@@ -145,7 +198,7 @@ async def ready(request: web.Request) -> web.Response:
 
 
 async def reload(request: web.Request) -> web.Response:
-    ok, message = await request.app[EXPORTER_KEY].targets.reload()
+    ok, message = await request.app[RELOAD_KEY]()
     return web.Response(status=200 if ok else 500, text=message + "\n")
 
 
@@ -201,9 +254,17 @@ async def _errors(
         return web.Response(status=500, text="internal error; see the exporter's log\n")
 
 
-def make_app(exporter: Exporter) -> web.Application:
-    app = web.Application(middlewares=[_errors])
+def make_app(
+    exporter: Exporter,
+    *,
+    middlewares: Sequence[Middleware] = (),
+    reloader: ReloadFunction | None = None,
+) -> web.Application:
+    """`middlewares` run outside the error handler (the web config's auth and headers);
+    `reloader` replaces the gateway-config reload when more than one file is reloaded."""
+    app = web.Application(middlewares=[*middlewares, _errors])
     app[EXPORTER_KEY] = exporter
+    app[RELOAD_KEY] = reloader or exporter.targets.reload
     app.router.add_get("/", landing)
     app.router.add_get("/metrics", metrics)
     app.router.add_get("/probe", probe)

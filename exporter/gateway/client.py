@@ -18,9 +18,11 @@ import ssl
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from http.cookies import Morsel
 from typing import Any, Literal, Protocol, TypeVar
 
 import aiohttp
+from yarl import URL
 
 from .errors import DecodeError, RetcodeError, TransportError
 from .models import (
@@ -63,6 +65,8 @@ class ClientSettings:
     server_name: str = ""
     max_connections: int = 8
     user_agent: str = "ccgw-exporter"
+    # Build `Participant` objects (per-participant series); the counts are complete without.
+    participants: bool = True
 
 
 @dataclass(slots=True)
@@ -79,6 +83,15 @@ class ConferenceQuery:
     failed: list[FailedBatch] = field(default_factory=list)
     calls: int = 0
     skipped_entries: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class HeldSession:
+    """A Guid and the balancer's sticky cookies, to go back to (see `GatewayClient.hold`)."""
+
+    guid: str | None
+    cookies: dict[str, Morsel[str]]
+    epoch: int
 
 
 @dataclass(slots=True)
@@ -131,6 +144,22 @@ class GatewayClient:
         self._epoch += 1
         if self._http is not None:
             self._http.cookie_jar.clear()
+
+    def hold(self) -> HeldSession:
+        """The current Guid and sticky cookies, kept aside before a sign-in replaces them."""
+        cookies = self._http.cookie_jar.filter_cookies(URL(self._base)) if self._http else None
+        return HeldSession(self._guid, dict(cookies or {}), self._epoch)
+
+    def take_back(self, held: HeldSession) -> None:
+        """Return to a held session: a sign-in found the agent still signed in with it.
+
+        Its epoch comes back too, so that an event poll of that session still in flight may
+        deliver the newer Guid it carries (the held one may be the very Guid that expired).
+        """
+        self._guid = held.guid
+        self._epoch = held.epoch
+        if held.cookies:
+            self._http_session().cookie_jar.update_cookies(held.cookies, URL(self._base))
 
     def _http_session(self) -> aiohttp.ClientSession:
         if self._http is None or self._http.closed:
@@ -338,6 +367,7 @@ class GatewayClient:
         if not 0 < len(ids) <= MAX_IDS_PER_CALL:
             raise ValueError(f"a batch holds 1 to {MAX_IDS_PER_CALL} IDs, not {len(ids)}")
         body = {"confIds": list(ids)}
+        wanted = self.settings.participants
         calls = 0
 
         async def call() -> ConferenceQuery:
@@ -349,7 +379,7 @@ class GatewayClient:
                 f"agentconf/{self._agent}/queryconfinfos",
                 deadline=deadline,
                 body=body,
-                parse=lambda envelope: parse_conferences(envelope.result),
+                parse=lambda envelope: parse_conferences(envelope.result, participants=wanted),
             )
             return ConferenceQuery(page.conferences, [], calls, page.skipped)
 

@@ -13,6 +13,7 @@ hot path does one dict lookup per field and nothing more.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 
@@ -25,6 +26,9 @@ Role = Literal["participant", "chairperson", "unknown"]
 AddressType = Literal["phone", "agent", "unknown"]
 
 UNKNOWN: Final = "unknown"
+LONG_MIN: Final = -(2**63)
+LONG_MAX: Final = 2**63 - 1
+_DECIMAL: Final = re.compile(r"-?[0-9]{1,19}")
 
 # Vendor value tables (gateway-session.md, "Value tables"); the tuples list every label value
 # in a fixed order so the exposition can zero-fill series that have no participant right now.
@@ -58,15 +62,19 @@ def lenient_int(value: object) -> int | None:
     """An integer from a JSON number or a decimal string; None for anything else.
 
     bool is refused on purpose: `true` is not a conference ID even though Python says it is 1.
+    So are values outside a Java long (the vendor's widest type), which would overflow the
+    float conversions below, and digits other than ASCII ones ("²", "٣"), which
+    `str.isdigit()` accepts and `int()` does not.
     """
     if type(value) is int:
-        return value
+        return value if LONG_MIN <= value <= LONG_MAX else None
     if isinstance(value, str):
         text = value.strip()
-        if text.lstrip("-").isdigit():
-            return int(text)
+        if _DECIMAL.fullmatch(text):
+            number = int(text)
+            return number if LONG_MIN <= number <= LONG_MAX else None
         return None
-    if isinstance(value, float) and value.is_integer():
+    if isinstance(value, float) and value.is_integer() and LONG_MIN <= value <= LONG_MAX:
         return int(value)
     return None
 
@@ -86,6 +94,14 @@ def _minutes(value: object) -> float | None:
     return None if minutes is None or minutes < 0 else minutes * 60.0
 
 
+def _address(value: object) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return ""
+
+
 @dataclass(slots=True)
 class Participant:
     """One entry of a conference's `addresses`."""
@@ -101,28 +117,19 @@ class Participant:
 
     @classmethod
     def parse(cls, raw: object) -> Participant | None:
-        if not isinstance(raw, dict):
-            return None
-        address = raw.get("address")
-        if isinstance(address, int) and not isinstance(address, bool):
-            address = str(address)
-        elif not isinstance(address, str):
-            address = ""
-        return cls(
-            address=address,
-            address_type=_label(ADDRESS_TYPES, raw.get("addressType")),
-            channel_state=_label(CHANNEL_STATES, raw.get("channelState")),
-            mode=_label(CHANNEL_MODES, raw.get("channelAttrib")),
-            role=_label(ROLES, raw.get("role")),
-            device_type=_label(DEVICE_TYPES, raw.get("deviceType")),
-            device_call_type=_label(DEVICE_CALL_TYPES, raw.get("deviceCallType")),
-            enter_time=_millis(raw.get("enterTime")),
-        )
+        return _participant(raw) if isinstance(raw, dict) else None
 
 
 @dataclass(slots=True)
 class Conference:
-    """One conference from `queryconfinfos`, durations already in seconds."""
+    """One conference from `queryconfinfos`, durations already in seconds.
+
+    Built by `parse_conferences`. `channel_counts` and `mode_counts` (participants by channel
+    state and by mode, in `CHANNEL_STATE_VALUES` / `CHANNEL_MODE_VALUES` order) always cover
+    every participant entry: they are all the default series need. `participants` holds the
+    parsed `Participant` objects only when they were asked for (per-participant series),
+    because building them is most of the parsing cost of a large scrape.
+    """
 
     conf_id: int
     state: ConfState
@@ -132,36 +139,116 @@ class Conference:
     participants: list[Participant] = field(default_factory=list)
     # Participant entries that were not objects; counted, not fatal.
     skipped_participants: int = 0
+    channel_counts: tuple[int, ...] = (0, 0, 0, 0)
+    mode_counts: tuple[int, ...] = (0, 0, 0, 0)
+
+    @property
+    def participant_count(self) -> int:
+        return sum(self.channel_counts)
 
     @classmethod
-    def parse(cls, raw: object) -> Conference | None:
+    def parse(cls, raw: object, *, participants: bool = True) -> Conference | None:
         """None when the entry has no usable confId: it cannot be labelled, so it is skipped."""
-        if not isinstance(raw, dict):
+        return _conference(raw, participants) if isinstance(raw, dict) else None
+
+
+# The hot path. A scrape of a large contact center parses tens of thousands of participants, so
+# the values well-behaved gateways send (JSON integers, and the strings "6"/"9" for
+# addressType) are mapped with one type check and one dict lookup, inline; anything else
+# (numbers as strings, floats, padded text, booleans, junk) takes the lenient helpers above,
+# which give the same answer for the common values, only slower. `type(x) is int` rather than
+# isinstance keeps booleans off the fast path: `True` must not read as 1.
+_ADDRESS_TYPES_TEXT: Final[dict[object, AddressType]] = {
+    str(k): v for k, v in ADDRESS_TYPES.items()
+}
+
+
+def _participant(raw: dict[str, Any]) -> Participant:
+    get = raw.get
+    address = get("address")
+    if type(address) is not str:
+        address = _address(address)
+    v = get("addressType")
+    address_type = _ADDRESS_TYPES_TEXT.get(v) if type(v) is str else None
+    if address_type is None:
+        address_type = _label(ADDRESS_TYPES, v)
+    v = get("channelState")
+    channel_state = CHANNEL_STATES.get(v, UNKNOWN) if type(v) is int else _label(CHANNEL_STATES, v)
+    v = get("channelAttrib")
+    mode = CHANNEL_MODES.get(v, UNKNOWN) if type(v) is int else _label(CHANNEL_MODES, v)
+    v = get("role")
+    role = ROLES.get(v, UNKNOWN) if type(v) is int else _label(ROLES, v)
+    v = get("deviceType")
+    device = DEVICE_TYPES.get(v, UNKNOWN) if type(v) is int else _label(DEVICE_TYPES, v)
+    v = get("deviceCallType")
+    call = DEVICE_CALL_TYPES.get(v, UNKNOWN) if type(v) is int else _label(DEVICE_CALL_TYPES, v)
+    v = get("enterTime")
+    enter = v / 1000.0 if type(v) is int and 0 <= v <= LONG_MAX else _millis(v)
+    return Participant(address, address_type, channel_state, mode, role, device, call, enter)
+
+
+# Vendor code -> position in CHANNEL_STATE_VALUES / CHANNEL_MODE_VALUES, for the counts.
+_STATE_SLOT: Final = {code: CHANNEL_STATE_VALUES.index(v) for code, v in CHANNEL_STATES.items()}
+_MODE_SLOT: Final = {code: CHANNEL_MODE_VALUES.index(v) for code, v in CHANNEL_MODES.items()}
+_STATE_SLOT_OF: Final = {v: i for i, v in enumerate(CHANNEL_STATE_VALUES)}
+_MODE_SLOT_OF: Final = {v: i for i, v in enumerate(CHANNEL_MODE_VALUES)}
+_UNKNOWN_STATE: Final = _STATE_SLOT_OF[UNKNOWN]
+_UNKNOWN_MODE: Final = _MODE_SLOT_OF[UNKNOWN]
+
+
+def _conference(raw: dict[str, Any], participants: bool) -> Conference | None:
+    get = raw.get
+    conf_id = get("confId")
+    if type(conf_id) is not int:
+        conf_id = lenient_int(conf_id)
+        if conf_id is None:
             return None
-        conf_id = lenient_int(raw.get("confId"))
-        if conf_id is None or conf_id < 0:
-            return None
-        participants: list[Participant] = []
-        skipped = 0
-        addresses = raw.get("addresses")
-        if isinstance(addresses, list):
+    if not 0 <= conf_id <= LONG_MAX:
+        return None
+    parsed: list[Participant] = []
+    states = [0, 0, 0, 0]
+    modes = [0, 0, 0, 0]
+    skipped = 0
+    addresses = get("addresses")
+    if isinstance(addresses, list):
+        if participants:
             for entry in addresses:
-                participant = Participant.parse(entry)
-                if participant is None:
-                    skipped += 1
+                if isinstance(entry, dict):
+                    participant = _participant(entry)
+                    parsed.append(participant)
+                    states[_STATE_SLOT_OF[participant.channel_state]] += 1
+                    modes[_MODE_SLOT_OF[participant.mode]] += 1
                 else:
-                    participants.append(participant)
-        elif addresses is not None:
-            skipped += 1
-        return cls(
-            conf_id=conf_id,
-            state=_label(CONF_STATES, raw.get("confState")),
-            start_time=_millis(raw.get("startTime")),
-            applied_seconds=_minutes(raw.get("applyConfTime")),
-            elapsed_seconds=_minutes(raw.get("confHaveBeenTime")),
-            participants=participants,
-            skipped_participants=skipped,
-        )
+                    skipped += 1
+        else:
+            # Only what the counts need: two fields instead of a Participant per entry.
+            for entry in addresses:
+                if isinstance(entry, dict):
+                    v = entry.get("channelState")
+                    if type(v) is int:
+                        states[_STATE_SLOT.get(v, _UNKNOWN_STATE)] += 1
+                    else:
+                        states[_STATE_SLOT_OF[_label(CHANNEL_STATES, v)]] += 1
+                    v = entry.get("channelAttrib")
+                    if type(v) is int:
+                        modes[_MODE_SLOT.get(v, _UNKNOWN_MODE)] += 1
+                    else:
+                        modes[_MODE_SLOT_OF[_label(CHANNEL_MODES, v)]] += 1
+                else:
+                    skipped += 1
+    elif addresses is not None:
+        skipped += 1
+    v = get("confState")
+    state = CONF_STATES.get(v, UNKNOWN) if type(v) is int else _label(CONF_STATES, v)
+    v = get("startTime")
+    start = v / 1000.0 if type(v) is int and 0 <= v <= LONG_MAX else _millis(v)
+    v = get("applyConfTime")
+    applied = v * 60.0 if type(v) is int and 0 <= v <= LONG_MAX else _minutes(v)
+    v = get("confHaveBeenTime")
+    elapsed = v * 60.0 if type(v) is int and 0 <= v <= LONG_MAX else _minutes(v)
+    return Conference(
+        conf_id, state, start, applied, elapsed, parsed, skipped, tuple(states), tuple(modes)
+    )
 
 
 @dataclass(slots=True)
@@ -182,7 +269,7 @@ def parse_envelope(body: bytes | str) -> Envelope:
     """Decode a response body; anything that is not the vendor's envelope is a DecodeError."""
     try:
         data = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise DecodeError(f"body is not JSON: {_preview(body)}") from exc
     if not isinstance(data, dict):
         raise DecodeError(f"body is not a JSON object: {_preview(body)}")
@@ -208,8 +295,12 @@ class ConferencePage:
     skipped: int = 0  # entries without a usable confId
 
 
-def parse_conferences(result: object) -> ConferencePage:
-    """Accept `{"confs": [...]}`, the bare array, and a null/absent result (no conference)."""
+def parse_conferences(result: object, *, participants: bool = True) -> ConferencePage:
+    """Accept `{"confs": [...]}`, the bare array, and a null/absent result (no conference).
+
+    `participants=False` leaves every `Conference.participants` empty (the counts are still
+    complete): the collector asks for them only when per-participant series are on.
+    """
     if result is None:
         return ConferencePage([])
     if isinstance(result, dict):
@@ -221,13 +312,14 @@ def parse_conferences(result: object) -> ConferencePage:
     if not isinstance(confs, list):
         raise DecodeError(f"result.confs is {type(confs).__name__}, not an array")
     conferences: list[Conference] = []
+    append = conferences.append
     skipped = 0
     for raw in confs:
-        conference = Conference.parse(raw)
+        conference = _conference(raw, participants) if isinstance(raw, dict) else None
         if conference is None:
             skipped += 1
         else:
-            conferences.append(conference)
+            append(conference)
     return ConferencePage(conferences, skipped)
 
 
