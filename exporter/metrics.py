@@ -138,6 +138,9 @@ RELOAD_OK = _d("ccgw_config_last_reload_successful", "gauge",
                "1 if the last configuration reload worked.", (), "reload", "exporter")
 RELOAD_TS = _d("ccgw_config_last_reload_success_timestamp_seconds", "gauge",
                "Time of the last successful configuration reload.", (), "reload", "exporter")
+ASYNCIO_TASKS = _d("ccgw_exporter_asyncio_tasks", "gauge",
+                   "Asyncio tasks alive in the exporter; one that keeps growing is a leak.", (),
+                   "asyncio.all_tasks()", "exporter")
 # fmt: on
 
 # In exposition order: per-gateway families, then per-conference, participant, counters.
@@ -148,7 +151,7 @@ GATEWAY_METRICS: tuple[MetricDef, ...] = (
     PARTICIPANT_INFO, PARTICIPANT_ENTER, RESPONSES, REQUEST_ERRORS, REQUEST_DURATION, SIGN_INS,
     GUID_RENEWALS, DISCOVERY_FAILURES,
 )  # fmt: skip
-EXPORTER_METRICS: tuple[MetricDef, ...] = (BUILD_INFO, RELOAD_OK, RELOAD_TS)
+EXPORTER_METRICS: tuple[MetricDef, ...] = (BUILD_INFO, RELOAD_OK, RELOAD_TS, ASYNCIO_TASKS)
 ALL_METRICS = GATEWAY_METRICS + EXPORTER_METRICS
 
 ENUM_VALUES: dict[str, tuple[str, ...]] = {

@@ -1,4 +1,5 @@
-"""The exporter's own metrics on `/metrics`: build info and config reload status.
+"""The exporter's own metrics on `/metrics`: build info, config reload status, and the number
+of asyncio tasks (what the soak test watches for leaks, and so can an operator).
 
 A prometheus_client custom collector (collect on scrape), registered beside the standard
 process collector; rendered by prometheus_client after the gateway families.
@@ -6,6 +7,7 @@ process collector; rendered by prometheus_client after the gateway families.
 
 from __future__ import annotations
 
+import asyncio
 import platform
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
@@ -34,3 +36,8 @@ class ExporterMetrics(Collector):
         yield GaugeMetricFamily(
             m.RELOAD_TS.name, m.RELOAD_TS.help, value=self.targets.last_reload_success
         )
+        try:
+            tasks = len(asyncio.all_tasks())
+        except RuntimeError:  # rendered outside the event loop (a test, a tool): nothing to count
+            return
+        yield GaugeMetricFamily(m.ASYNCIO_TASKS.name, m.ASYNCIO_TASKS.help, value=tasks)

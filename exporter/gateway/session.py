@@ -12,7 +12,11 @@ a session on a disaster-recovery switch. The session hides all of that from the 
 - on an authentication retcode it first tries a newer Guid if one has arrived (the rotation
   overlap), otherwise signs in again;
 - failed sign-ins back off exponentially with jitter; a wrong password or a locked account is
-  retried slowly, since only an operator can fix it.
+  retried slowly, since only an operator can fix it. A scrape may still try at once after a
+  transport failure, so the first scrape after the gateway comes back sees it back;
+- a trouble is logged once, not once per attempt: a loss is logged with the sign-in that
+  heals it ("session lost; signed in again"), a failure when its kind changes, so a gateway
+  that stays broken costs one line while the counters keep every attempt.
 """
 
 from __future__ import annotations
@@ -26,10 +30,11 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from ..logs import kv, short_guid
-from .client import GatewayClient, SignInVariant
+from .client import GatewayClient, HeldSession, SignInVariant
 from .errors import (
     ALREADY_SIGNED_IN,
     CREDENTIAL_RETCODES,
+    DISASTER_SWITCH,
     NO_PERMISSION,
     GatewayError,
     RetcodeError,
@@ -87,6 +92,26 @@ class Session:
         self._on_conference_event = on_conference_event
         self._failures = 0
         self._next_attempt = 0.0
+        # The trouble the log has already reported (cleared by a working event poll), why the
+        # session was last lost, and how long after a sign-in a 000-003 is not cured by
+        # another one (doubled each time that did not help, while 000-003s keep coming).
+        self._logged: str | None = None
+        self._lost_reason: str | None = None
+        self._resign_interval = settings.resign_min_interval
+        # The last sign-in got no usable answer (cut, timed out, unreadable): the gateway may
+        # well have signed the agent in, so a 100-002 now is most likely our own session.
+        self._answer_lost = False
+        # The Guid and cookies of a session lost to 000-003, to go back to if the gateway says
+        # the agent is still signed in (see `_keep`); or, when the refusal came after the
+        # session went unpolled for longer than a Guid lives, the note that it had expired.
+        self._held: HeldSession | None = None
+        self._expired = False
+        # When an event poll last worked, and how often the Guid rotates as seen by the polls
+        # (None until two renewals were seen, and under static authentication).
+        self._last_poll_ok: float | None = None
+        self._rotation: float | None = None
+        self._seen_guid: str | None = None
+        self._seen_at = 0.0
         self._sign_in_task: asyncio.Task[bool] | None = None
         self._poll_task: asyncio.Task[None] | None = None
 
@@ -131,10 +156,14 @@ class Session:
 
     # -- signing in ----------------------------------------------------------------------------
 
-    async def ensure_signed_in(self, deadline: float) -> bool:
+    async def ensure_signed_in(self, deadline: float, *, now: bool = False) -> bool:
         """Signed in by `deadline`? Joins a sign-in under way instead of starting another.
 
         Respects the back-off: while it runs, answers False at once without calling the gateway.
+        `now` (a scrape asking) skips the back-off after a transport failure: scrapes come at
+        the scrape interval, so this cannot hammer, and without it the first scrapes after a
+        gateway comes back would report it down for up to `backoff_max`. A wrong password or a
+        locked account still waits: retrying those is what locks an account.
         """
         if self.signed_in:
             return True
@@ -143,7 +172,7 @@ class Session:
         loop = asyncio.get_running_loop()
         task = self._sign_in_task
         if task is None or task.done():
-            if loop.time() < self._next_attempt:
+            if loop.time() < self._next_attempt and (not now or self.state == "rejected"):
                 return False
             task = self._sign_in_task = loop.create_task(self._sign_in())
         remaining = deadline - loop.time()
@@ -164,36 +193,56 @@ class Session:
             try:
                 await self._attempt(variant, deadline)
             except RetcodeError as error:
-                if not (
-                    error.retcode == ALREADY_SIGNED_IN
-                    and variant != "forcelogin"
-                    and settings.force_on_conflict
-                ):
+                if error.retcode != ALREADY_SIGNED_IN or variant == "forcelogin":
                     raise
-                log.info(
-                    "agent already signed in elsewhere; taking the session over (forcelogin)",
-                    extra=kv(gateway=self.name, agent=settings.agent_id),
-                )
+                if self._held is not None and not settings.force_on_conflict:
+                    self._keep(self._held)
+                    return True
+                # Our own session, as far as anyone can tell: the answer to our last sign-in
+                # was lost, our Guid had expired (see `_lost`), or the gateway switched over
+                # and asked for a new sign-in (105-00x).
+                ours = self._answer_lost or self._expired or self._lost_reason in DISASTER_SWITCH
+                if not (settings.force_on_conflict or ours):
+                    raise
+                if not ours:  # our own lost session: the sign-in line says forcelogin
+                    log.info(
+                        "agent already signed in elsewhere; taking the session over (forcelogin)",
+                        extra=kv(gateway=self.name, agent=settings.agent_id),
+                    )
                 variant = "forcelogin"
                 await self._attempt(variant, deadline)
         except GatewayError as error:
+            self._answer_lost = isinstance(error, TransportError)
             self._sign_in_failed(error, variant)
             return False
+        self._answer_lost = False
+        self._held = None
+        self._expired = False
+        self._seen_guid = None
+        failures, lost = self._failures, self._lost_reason
         self.state = "signed_in"
         self.signed_in_at = loop.time()
         self.sign_in_attempted = True
         self.last_error = None
         self._failures = 0
         self._next_attempt = 0.0
-        log.info(
-            "signed in",
-            extra=kv(
-                gateway=self.name,
-                agent=settings.agent_id,
-                variant=variant,
-                guid=short_guid(self.client.guid),
-            ),
+        self._lost_reason = None
+        fields = kv(
+            gateway=self.name,
+            agent=settings.agent_id,
+            variant=variant,
+            guid=short_guid(self.client.guid),
+            reason=lost,
+            failed_attempts=failures or None,
         )
+        if lost is None:
+            log.info("signed in", extra=fields)
+        else:
+            # The same loss again before anything worked (a 000-003 storm): counted, not logged.
+            repeat = self._logged == f"lost {lost}"
+            self._logged = f"lost {lost}"
+            log.log(logging.DEBUG if repeat else logging.WARNING,
+                    "session lost; signed in again", extra=fields)  # fmt: skip
         return True
 
     async def _attempt(self, variant: SignInVariant, deadline: float) -> None:
@@ -223,6 +272,9 @@ class Session:
             self.last_error = f"sign-in failed: {error.label}"
             level = logging.WARNING
         self._next_attempt = asyncio.get_running_loop().time() + delay
+        if self._logged == f"failed {error.label}":
+            level = logging.DEBUG  # the same failure again: the counters have it
+        self._logged = f"failed {error.label}"
         log.log(
             level,
             self.last_error,
@@ -232,19 +284,73 @@ class Session:
                 variant=variant,
                 error=error.detail,
                 retry_in=f"{delay:.1f}s",
+                after=f"session lost: {self._lost_reason}" if self._lost_reason else None,
             ),
         )
 
     def _lost(self, reason: str) -> None:
-        """The gateway no longer knows this session: the next call or poll signs in again."""
+        """The gateway no longer knows this session: the next call or poll signs in again.
+
+        Not logged here: the sign-in that follows logs the loss with its outcome, one line.
+        """
         if self.state == "signed_in":
-            log.warning(
-                "session lost",
-                extra=kv(gateway=self.name, agent=self.settings.agent_id, reason=reason),
-            )
+            # A Guid refused right after the session worked is not about expiry: keep it aside
+            # (see `_keep`). One refused after longer without a working poll than a Guid lives
+            # has expired; the agent's session on the gateway is still ours.
+            self._expired = reason == NO_PERMISSION and self._unpolled_for_a_rotation()
+            refused = reason == NO_PERMISSION and not self._expired
+            self._held = self.client.hold() if refused else None
             self.state = "signed_out"
             self.last_error = f"session lost: {reason}"
+            self._lost_reason = reason
+            if reason == NO_PERMISSION:
+                self._resign_interval = min(self.settings.backoff_max, self._resign_interval * 2)
             self.client.forget_session()
+
+    def _keep(self, held: HeldSession) -> None:
+        """The gateway refused our Guid (000-003) and then refused a new sign-in because the
+        agent is still signed in (100-002). That session is ours, or someone took the account
+        over with forcelogin. Either way go back to it rather than kick anyone out: if it is
+        ours, it works again as soon as the gateway does; if not, its Guid keeps being refused
+        and `ccgw_up` says so, without a fight over the account."""
+        self.client.take_back(held)
+        self._held = None
+        self._seen_guid = None
+        self._lost_reason = None
+        self._answer_lost = False
+        self.state = "signed_in"
+        self.signed_in_at = asyncio.get_running_loop().time()  # the next 000-003 waits
+        self.sign_in_attempted = True
+        self.last_error = "Guid refused (000-003), agent still signed in: session kept"
+        self._failures = 0
+        self._next_attempt = 0.0
+        repeat = self._logged == "kept"
+        self._logged = "kept"
+        log.log(
+            logging.DEBUG if repeat else logging.WARNING,
+            "Guid refused but the agent is still signed in; keeping the session",
+            extra=kv(gateway=self.name, agent=self.settings.agent_id,
+                     guid=short_guid(self.client.guid)),
+        )  # fmt: skip
+
+    def _working(self) -> None:
+        """An event poll was answered: whatever went wrong before is over."""
+        self._logged = None
+        self._resign_interval = self.settings.resign_min_interval
+        now = asyncio.get_running_loop().time()
+        self._last_poll_ok = now
+        guid = self.client.guid
+        if guid != self._seen_guid:
+            if self._seen_guid is not None:
+                self._rotation = now - self._seen_at
+            self._seen_guid, self._seen_at = guid, now
+
+    def _unpolled_for_a_rotation(self) -> bool:
+        """No working poll for longer than the Guid takes to rotate: the Guid in hand may have
+        expired (a gateway keeps each Guid about two rotations)."""
+        if self._rotation is None or self._last_poll_ok is None:
+            return False
+        return asyncio.get_running_loop().time() - self._last_poll_ok > self._rotation
 
     # -- healing (the client's ReAuth) ---------------------------------------------------------
 
@@ -258,7 +364,7 @@ class Session:
         if (
             error.retcode == NO_PERMISSION
             and self.signed_in_at is not None
-            and loop.time() - self.signed_in_at < self.settings.resign_min_interval
+            and loop.time() - self.signed_in_at < self._resign_interval
         ):
             return False
         self._lost(error.retcode)
@@ -295,6 +401,7 @@ class Session:
                 continue
             else:
                 transport_failures = 0
+                self._working()
                 if answer.event is not None:
                     self._on_event(answer.event.event_type, answer.event.conf_id)
             await asyncio.sleep(self._rng.uniform(*settings.poll_gap))
