@@ -1,20 +1,25 @@
-"""Derive a variant of the rule files: shorter `for:`, another job regex, absolute runbook links.
+"""Derive a variant of the rule files: shorter `for:` and range windows, another job regex,
+absolute runbook links.
 
 The committed rules carry production durations (`for: 5m` ... `15m`). An end-to-end test
 cannot wait that long, so it loads a variant made by this module:
 
-    python -m prometheus.variant --for-divisor 60 --group-interval 1s \\
+    python -m prometheus.variant --for-divisor 60 --range-divisor 60 --group-interval 1s \\
         prometheus/alerts.rules.yml -o /tmp/alerts.fast.yml      # 5m -> 5s, 15m -> 15s
 
 or from Python:
 
     from prometheus.variant import derive_file
-    text = derive_file("prometheus/alerts.rules.yml", for_divisor=60, group_interval="1s")
+    text = derive_file("prometheus/alerts.rules.yml", for_divisor=60, range_divisor=60,
+                       group_interval="1s")
 
 Dividing keeps the order of the durations (so "near" still fires before "over"); `--for`
 sets one duration for every alert instead. Range windows such as `rate(...[5m])` are left
-alone: with a short scrape interval they fill within seconds, and shortening them would
-change what the thresholds mean.
+alone by default: with a short scrape interval they fill within seconds. What they do not do
+is empty quickly, so a ratio alert would stay firing for the whole window after its cause is
+gone. A test that waits for alerts to resolve therefore also passes `--range-divisor`
+(`[5m]` -> `[5s]` with 60), which rewrites the windows in expressions and in the queries of
+annotation templates alike; `ratio_rate5m` and similar rule names keep their names.
 
 For deployments: `--exporter-job REGEX` replaces the job regex of CcgwExporterDown, and
 `--runbook-base URL` turns the relative `docs/alerts.md#...` links into absolute ones.
@@ -40,6 +45,9 @@ RUNBOOK_PREFIX = "docs/alerts.md"
 
 _UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, "y": 31536000}
 _PART = re.compile(r"(\d+)(ms|s|m|h|d|w|y)")
+#: A range selector or subquery window: `[5m]`, `[1h30m]`, `[10m:1m]` (not `[0-9]` in a regex:
+#: a duration needs a unit).
+_WINDOW = re.compile(r"\[((?:\d+(?:ms|s|m|h|d|w|y))+)(?::((?:\d+(?:ms|s|m|h|d|w|y))*))?\]")
 
 
 def parse_duration(text: str) -> float:
@@ -61,11 +69,31 @@ def format_duration(seconds: float) -> str:
     return f"{millis // 1000}s" if millis % 1000 == 0 else f"{millis}ms"
 
 
+def divide_windows(text: str, divisor: float) -> str:
+    """`text` with every range window (`[5m]`, and both parts of a subquery's `[10m:1m]`)
+    divided by `divisor`. A window may not shrink below 1 ms: Prometheus refuses `[0s]`."""
+
+    def shorter(duration: str) -> str:
+        seconds = parse_duration(duration) / divisor
+        if seconds < 0.001:
+            raise ValueError(f"range window [{duration}] / {divisor:g} is below 1ms")
+        return format_duration(seconds)
+
+    def replace(match: re.Match[str]) -> str:
+        window, step = match.group(1), match.group(2)
+        if step is None:
+            return f"[{shorter(window)}]"
+        return f"[{shorter(window)}:{shorter(step) if step else ''}]"
+
+    return _WINDOW.sub(replace, text)
+
+
 def derive(
     doc: dict[str, Any],
     *,
     for_divisor: float | None = None,
     for_value: str | None = None,
+    range_divisor: float | None = None,
     group_interval: str | None = None,
     exporter_job: str | None = None,
     runbook_base: str | None = None,
@@ -75,6 +103,8 @@ def derive(
         raise ValueError("give for_divisor or for_value, not both")
     if for_divisor is not None and for_divisor <= 0:
         raise ValueError("for_divisor must be positive")
+    if range_divisor is not None and range_divisor <= 0:
+        raise ValueError("range_divisor must be positive")
     job_replaced = False
     groups = []
     for group in doc.get("groups", []):
@@ -94,6 +124,15 @@ def derive(
                 quoted = exporter_job.replace("\\", "\\\\").replace('"', '\\"')
                 rule["expr"] = rule["expr"].replace(EXPORTER_JOB_MATCHER, f'job=~"{quoted}"')
                 job_replaced = True
+            if range_divisor is not None:
+                rule["expr"] = divide_windows(rule["expr"], range_divisor)
+                if rule.get("annotations"):
+                    rule["annotations"] = {
+                        key: divide_windows(value, range_divisor)
+                        if isinstance(value, str)
+                        else value
+                        for key, value in rule["annotations"].items()
+                    }
             annotations: dict[str, Any] = rule.get("annotations") or {}
             url = str(annotations.get("runbook_url", ""))
             if runbook_base is not None and url.startswith(RUNBOOK_PREFIX):
@@ -143,6 +182,11 @@ def main(argv: list[str] | None = None) -> int:
         "--for-divisor", type=float, help="divide every `for:` by this (60: 5m -> 5s)"
     )
     durations.add_argument("--for", dest="for_value", help="set every `for:` to this duration")
+    parser.add_argument(
+        "--range-divisor",
+        type=float,
+        help="divide every range window by this (60: rate(x[5m]) -> rate(x[5s]))",
+    )
     parser.add_argument("--group-interval", help="evaluation interval of every group, e.g. 1s")
     parser.add_argument(
         "--exporter-job", help=f"regex replacing {EXPORTER_JOB_MATCHER} in CcgwExporterDown"
@@ -156,6 +200,7 @@ def main(argv: list[str] | None = None) -> int:
             args.rules,
             for_divisor=args.for_divisor,
             for_value=args.for_value,
+            range_divisor=args.range_divisor,
             group_interval=args.group_interval,
             exporter_job=args.exporter_job,
             runbook_base=args.runbook_base,

@@ -208,6 +208,66 @@ def test_fast_variant_divides_every_for(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+WINDOW = re.compile(r"\[(\d+[a-z]+)\]")
+
+
+@pytest.mark.parametrize("path", [ALERTS, RECORDING], ids=lambda p: p.name)
+def test_fast_variant_divides_range_windows(path: Path, tmp_path: Path) -> None:
+    doc = load(path)
+    fast = variant.derive(doc, range_divisor=60)
+    slow_rules = [r for g in doc["groups"] for r in g["rules"]]
+    fast_rules = [r for g in fast["groups"] for r in g["rules"]]
+    divided = 0
+    for slow, quick in zip(slow_rules, fast_rules, strict=True):
+        texts = [("expr", slow["expr"], quick["expr"])] + [
+            (key, text, quick["annotations"][key])
+            for key, text in (slow.get("annotations") or {}).items()
+        ]
+        for key, before, after in texts:
+            windows = [variant.parse_duration(w) / 60 for w in WINDOW.findall(before)]
+            assert [variant.parse_duration(w) for w in WINDOW.findall(after)] == windows, key
+            assert WINDOW.sub("[]", after) == WINDOW.sub("[]", before), "only windows change"
+            divided += len(windows)
+        assert quick.get("for") == slow.get("for"), "range_divisor leaves for: alone"
+    assert divided > 0, "the control: the committed rules do have range windows"
+
+    out = tmp_path / path.name
+    out.write_text(variant.dump(fast), encoding="utf-8")
+    result = run(tool("promtool"), "check", "rules", str(out))
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("rate(x[5m])", "rate(x[5s])"),
+        ("max_over_time(x[10m:1m])", "max_over_time(x[10s:1s])"),
+        ("max_over_time(x[1h:])", "max_over_time(x[60s:])"),
+        ('x{a=~"[0-9]"}', 'x{a=~"[0-9]"}'),  # a regex character class is not a window
+        ("x[90s]", "x[1500ms]"),
+    ],
+)
+def test_divide_windows(text: str, expected: str) -> None:
+    assert variant.divide_windows(text, 60) == expected
+
+
+def test_divide_windows_refuses_an_empty_window() -> None:
+    with pytest.raises(ValueError, match="below 1ms"):
+        variant.divide_windows("rate(x[1s])", 10_000)
+    with pytest.raises(ValueError, match="range_divisor"):
+        variant.derive(load(ALERTS), range_divisor=0)
+
+
+def test_variant_cli_range_divisor(tmp_path: Path) -> None:
+    out = tmp_path / "alerts.yml"
+    argv = [str(ALERTS), "-o", str(out), "--for-divisor", "60", "--range-divisor", "60"]
+    assert variant.main(argv) == 0
+    derived = {r["alert"]: r for g in load(out)["groups"] for r in g["rules"]}
+    assert "[5s]" in derived["CcgwGatewayErrorRatioHigh"]["expr"]
+    assert "[5m]" not in derived["CcgwGatewayErrorRatioHigh"]["expr"]
+    assert derived["CcgwGatewayErrorRatioHigh"]["for"] == "10s"
+
+
 def test_variant_job_regex_and_runbook_base(tmp_path: Path) -> None:
     out = tmp_path / "alerts.yml"
     argv = [str(ALERTS), "-o", str(out), "--for", "2s", "--exporter-job", "ccgw-prod"]

@@ -1,0 +1,178 @@
+"""The simulated gateways of the end-to-end run, each set up for one story.
+
+Every cause is in place from the first scrape, so the alerts' `for:` clocks all run at once
+and the tests, though they run one after another, mostly find their alert already on its way.
+Each gateway carries one story, so that removing one cause cannot end another test's alert:
+
+- gw-conf: healthy; a conference at 95 % of its applied time, one with a participant on hold,
+  one with a single participant, and one with none of these (the control case).
+- gw-fail: every conference query answers 100-007: unreachable (critical), and its error
+  ratio alert is inhibited by the example Alertmanager config.
+- gw-flaky: discovery works, queryConfInfos answers 100-007: error ratio high, still "up".
+- gw-dash: HTTPS, participant metrics on, a held participant and one early 100-007 answer,
+  so that every dashboard panel has something to show.
+
+Time is frozen in every simulator (time_scale 0): a conference changes only when told.
+"""
+
+from __future__ import annotations
+
+import json
+import ssl
+import urllib.request
+from dataclasses import dataclass, field
+from typing import Any
+
+from exporter.simulator import FaultConfig, GatewaySimulator, SimulatorConfig
+
+#: The simulator's built-in quality-inspector account.
+INSPECTOR, INSPECTOR_PASSWORD = "153", "sim-inspector"
+
+PHONE_A, PHONE_B, PHONE_C = "13800001111", "13800002222", "13800003333"
+QUERY_METHODS = ["queryAllConfIds", "queryConfInfos"]
+
+
+def _people(
+    *phones: str, held: str | None = None, agent: str | None = None
+) -> list[dict[str, Any]]:
+    """Participants in the vendor's fields: an agent chairing (if given), then phones."""
+    people: list[dict[str, Any]] = []
+    if agent is not None:
+        people.append({"address": agent, "addressType": "9", "role": 1, "deviceType": 6})
+    for phone in phones:
+        people.append(
+            {
+                "address": phone,
+                "addressType": "6",
+                "role": 0 if people else 1,
+                "channelState": 1 if phone == held else 0,
+                "deviceType": 5,
+            }
+        )
+    return people
+
+
+@dataclass(frozen=True)
+class ConferencePlan:
+    key: str
+    apply_minutes: int
+    elapsed_minutes: float
+    participants: list[dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class GatewayPlan:
+    name: str
+    conferences: tuple[ConferencePlan, ...]
+    faults: dict[str, Any] = field(default_factory=dict)
+    https: bool = False
+    participant_metrics: bool = False
+    random_conferences: int = 0
+
+
+PLANS = (
+    GatewayPlan(
+        "gw-conf",
+        (
+            ConferencePlan("near", 60, 57, _people(PHONE_A, PHONE_B, agent="201")),
+            ConferencePlan("held", 60, 10, _people(PHONE_A, PHONE_B, PHONE_C, held=PHONE_B)),
+            ConferencePlan("single", 60, 5, _people(PHONE_A)),
+            ConferencePlan("quiet", 120, 20, _people(PHONE_A, PHONE_B)),
+        ),
+    ),
+    GatewayPlan(
+        "gw-fail",
+        (ConferencePlan("any", 60, 10, _people(PHONE_A, PHONE_B)),),
+        faults={"methods": QUERY_METHODS, "retcodes": {"100-007": 1.0}},
+    ),
+    GatewayPlan(
+        "gw-flaky",
+        (ConferencePlan("any", 60, 10, _people(PHONE_A, PHONE_B)),),
+        faults={"methods": ["queryConfInfos"], "retcodes": {"100-007": 1.0}},
+    ),
+    GatewayPlan(
+        "gw-dash",
+        (
+            ConferencePlan(
+                "detail", 60, 30, _people(PHONE_A, PHONE_B, PHONE_C, held=PHONE_C, agent="202")
+            ),
+        ),
+        faults={"methods": ["queryConfInfos"], "retcodes": {"100-007": 1.0}, "limit": 1},
+        https=True,
+        participant_metrics=True,
+        random_conferences=3,
+    ),
+)
+
+
+class SimulatorAdmin:
+    """The simulator's admin API (/simulator/...) over HTTP, from the test's thread."""
+
+    def __init__(self, base_url: str, ca_file: str | None) -> None:
+        self.base = base_url.rstrip("/") + "/simulator"
+        self._ssl = ssl.create_default_context(cafile=ca_file) if ca_file else None
+
+    def _call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request(
+            self.base + path, data=data, method=method,
+            headers={"Content-Type": "application/json"},
+        )  # fmt: skip
+        with urllib.request.urlopen(request, timeout=5, context=self._ssl) as response:
+            return json.load(response)
+
+    def patch_conference(self, conf_id: int, **fields: Any) -> Any:
+        return self._call("PATCH", f"/conferences/{conf_id}", fields)
+
+    def put_participant(self, conf_id: int, address: str, **fields: Any) -> Any:
+        return self._call("PUT", f"/conferences/{conf_id}/participants/{address}", fields)
+
+    def put_faults(self, faults: dict[str, Any]) -> Any:
+        return self._call("PUT", "/faults", faults)
+
+    def conferences(self) -> Any:
+        return self._call("GET", "/conferences")
+
+
+@dataclass
+class SimGateway:
+    """A running simulator, the plan it was built from, and its conferences' IDs by key."""
+
+    plan: GatewayPlan
+    sim: GatewaySimulator
+    conf_ids: dict[str, int]
+    admin: SimulatorAdmin
+
+    @property
+    def name(self) -> str:
+        return self.plan.name
+
+    def conf_id(self, key: str) -> str:
+        """The conf_id label value of a planned conference."""
+        return str(self.conf_ids[key])
+
+
+async def start_gateway(plan: GatewayPlan, seed: int) -> SimGateway:
+    """Must run on the loop that will serve the simulator."""
+    sim = GatewaySimulator(
+        SimulatorConfig(
+            port=0,
+            https=plan.https,
+            conferences=plan.random_conferences,
+            seed=seed,
+            time_scale=0.0,
+            poll_hold=2.0,
+            signin_delay=0.0,
+            faults=FaultConfig.from_mapping(plan.faults),
+        )
+    )
+    await sim.start()
+    conf_ids = {
+        c.key: sim.population.add_conference(
+            apply_minutes=c.apply_minutes,
+            elapsed_minutes=c.elapsed_minutes,
+            participants=c.participants,
+        )
+        for c in plan.conferences
+    }
+    return SimGateway(plan, sim, conf_ids, SimulatorAdmin(sim.url, sim.ca_file))
