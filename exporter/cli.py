@@ -16,11 +16,14 @@ from collections.abc import Sequence
 
 from aiohttp import web
 
-from . import __version__
+from . import __version__, memtune
+from .bundled import assets_dir
 from .config import ConfigError, LoadedConfig, load_config
 from .logs import kv, setup_logging
+from .shutdown import Draining
 from .targets import Targets
-from .web import Exporter, make_app
+from .web import Exporter, ReloadFunction, make_app
+from .webconfig import WebSecurity, check_web_config, reload_with_web_config
 
 log = logging.getLogger("ccgw_exporter")
 
@@ -42,6 +45,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="validate the configuration file and exit (0 valid, 1 invalid)",
     )
     parser.add_argument(
+        "--web.config.file",
+        dest="web_config_file",
+        metavar="PATH",
+        help="exporter-toolkit web config: TLS, basic auth, headers (see docs/security.md)",
+    )
+    parser.add_argument(
         "--web.listen-address",
         dest="listen_address",
         metavar="ADDR",
@@ -60,6 +69,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--demo",
         action="store_true",
         help="start the built-in gateway simulator and an exporter for it",
+    )
+    parser.add_argument(
+        "--assets-dir",
+        action="store_true",
+        help="print the directory holding grafana/ (dashboards, provisioning) and "
+        "prometheus/ (rules) as installed, and exit",
     )
     parser.add_argument("--version", action="version", version=f"ccgw-exporter {__version__}")
     return parser
@@ -97,6 +112,7 @@ async def serve(
     *,
     ready: asyncio.Future[tuple[str, int]] | None = None,
     stop: asyncio.Event | None = None,
+    security: WebSecurity | None = None,
 ) -> None:
     """Run until SIGTERM/SIGINT (or `stop`): then stop accepting scrapes, finish those in
     flight for up to 5 s, sign every session out."""
@@ -104,10 +120,18 @@ async def serve(
         log.warning(warning)
     targets = Targets(loaded.config, path=path)
     exporter = Exporter(targets)
-    runner = web.AppRunner(make_app(exporter), access_log=None, shutdown_timeout=SHUTDOWN_GRACE)
+    reload_all = reload_with_web_config(targets, security) if security else targets.reload
+    draining = Draining()
+    middlewares = [draining.middleware, *([security.middleware] if security else [])]
+    app = make_app(exporter, middlewares=middlewares, reloader=reload_all)
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=SHUTDOWN_GRACE)
     await runner.setup()
     host, port = parse_listen_address(listen_address)
-    site = web.TCPSite(runner, host, port)
+    if security:
+        for warning in security.warnings:
+            log.warning(warning, extra=kv(path=security.path))
+        log.info("web config loaded", extra=kv(**security.summary()))
+    site = web.TCPSite(runner, host, port, ssl_context=security.ssl_context if security else None)
     await site.start()
     bound = _bound_address(runner, host, port)
     targets.start()
@@ -128,22 +152,31 @@ async def serve(
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
             installed.append(sig)
-        loop.add_signal_handler(signal.SIGHUP, lambda: loop.create_task(_reload(targets)))
+        loop.add_signal_handler(signal.SIGHUP, lambda: loop.create_task(_reload(reload_all)))
         installed.append(signal.SIGHUP)
     try:
         await stop.wait()
     finally:
-        log.info("shutting down", extra=kv(grace=f"{SHUTDOWN_GRACE:g}s"))
-        for sig in installed:
-            loop.remove_signal_handler(sig)
+        # The signal handlers stay until the end: a second SIGTERM or Ctrl-C during the grace
+        # must not kill the process before the sessions are signed out.
+        log.info(
+            "shutting down",
+            extra=kv(grace=f"{SHUTDOWN_GRACE:g}s", scrapes_in_flight=draining.in_flight),
+        )
+        await site.stop()  # new connections are refused from here on
+        cut = await draining.drain(SHUTDOWN_GRACE)
+        if cut:
+            log.warning("scrapes cut at the end of the grace", extra=kv(scrapes=cut))
         await runner.cleanup()
         await targets.stop()
+        for sig in installed:
+            loop.remove_signal_handler(sig)
         log.info("stopped")
 
 
-async def _reload(targets: Targets) -> None:
+async def _reload(reload_all: ReloadFunction) -> None:
     log.info("SIGHUP: reloading the config")
-    await targets.reload()
+    await reload_all()
 
 
 def _bound_address(runner: web.AppRunner, host: str, port: int) -> tuple[str, int]:
@@ -156,6 +189,9 @@ def _bound_address(runner: web.AppRunner, host: str, port: int) -> tuple[str, in
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.assets_dir:
+        print(assets_dir())
+        return 0
     setup_logging(args.log_level, args.log_format)
     if args.demo:
         from .demo import run_demo
@@ -165,21 +201,33 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("ccgw-exporter: --config.file is required (or --demo)", file=sys.stderr)
         return 2
     if args.config_check:
-        return check_config(args.config_file)
+        status = check_config(args.config_file)
+        if args.web_config_file:
+            status = max(status, check_web_config(args.web_config_file))
+        return status
     try:
         loaded = load_config(args.config_file)
     except ConfigError as error:
         for message in error.messages:
             print(f"{args.config_file}: {message}", file=sys.stderr)
         return 1
+    security = None
+    if args.web_config_file:
+        try:
+            security = WebSecurity.from_file(args.web_config_file)
+        except ConfigError as error:
+            for message in error.messages:
+                print(f"{args.web_config_file}: {message}", file=sys.stderr)
+            return 1
     listen = args.listen_address or loaded.config.web.listen_address
     try:
         parse_listen_address(listen)
     except ValueError as error:
         print(f"ccgw-exporter: {error}", file=sys.stderr)
         return 2
+    memtune.tune()
     try:
-        asyncio.run(serve(loaded, args.config_file, listen))
+        asyncio.run(serve(loaded, args.config_file, listen, security=security))
     except OSError as error:
         log.error("cannot serve", extra=kv(address=listen, error=str(error)))
         return 1
