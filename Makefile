@@ -19,8 +19,8 @@ demo: $(STAMP)
 	$(BIN)/ccgw-exporter --demo
 
 lint: $(STAMP)
-	$(BIN)/ruff check exporter tests grafana prometheus
-	$(BIN)/ruff format --check exporter tests grafana prometheus
+	$(BIN)/ruff check exporter tests grafana prometheus bench soak deploy
+	$(BIN)/ruff format --check exporter tests grafana prometheus bench soak deploy
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
