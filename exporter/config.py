@@ -60,6 +60,9 @@ ADDRESS_MODES: tuple[AddressMode, ...] = ("masked", "hashed", "plain", "omit")
 DEFAULT_LISTEN_ADDRESS = "0.0.0.0:9865"
 DEFAULT_TIMEOUT = 10.0
 DEFAULT_MAX_CONCURRENCY = 8
+# A collection served again instead of a new one is at most this old; beyond it the data would
+# be older than any sensible scrape interval's half (see `share_window`).
+MAX_SHARE_WINDOW = 300.0
 MAX_CONCURRENCY_LIMIT = 256
 DEFAULT_MAX_CONFERENCES = 5000
 AGENT_ID_MIN = 101
@@ -159,6 +162,9 @@ class GatewayConfig:
     tls: TLSConfig = field(default_factory=TLSConfig)
     timeout: float = DEFAULT_TIMEOUT
     max_concurrency: int = DEFAULT_MAX_CONCURRENCY
+    # A scrape within this many seconds of the end of the last collection is answered with it
+    # (0: only scrapes arriving while a collection is in flight share it).
+    share_window: float = 0.0
     conferences: ConferencesConfig = field(default_factory=ConferencesConfig)
     participants: ParticipantsConfig = field(default_factory=ParticipantsConfig)
 
@@ -502,8 +508,11 @@ class _Section:
             self.error(key, f"expected one of {listed}, got {_describe(value)}")
         return default
 
-    def duration(self, key: str, default: float) -> float:
-        """A duration that must be > 0 (a zero timeout would fail every request)."""
+    def duration(
+        self, key: str, default: float, *, allow_zero: bool = False, maximum: float | None = None
+    ) -> float:
+        """A duration that must be > 0 (a zero timeout would fail every request), or >= 0
+        where zero means "off"."""
         value = self.get(key)
         if value is None:
             return default
@@ -521,8 +530,12 @@ class _Section:
             if not math.isfinite(seconds):
                 self.error(key, f"{_show(value)} is not a duration ({_DURATION_HINT})")
                 return default
-        if seconds <= 0:
-            self.error(key, f"must be greater than 0, got {_show(value)}")
+        if seconds < 0 or (seconds == 0 and not allow_zero):
+            least = "0 or more" if allow_zero else "greater than 0"
+            self.error(key, f"must be {least}, got {_show(value)}")
+            return default
+        if maximum is not None and seconds > maximum:
+            self.error(key, f"must be at most {maximum:g}s, got {_show(value)}")
             return default
         return seconds
 
@@ -589,6 +602,7 @@ _GATEWAY_KEYS = (
     "tls",
     "timeout",
     "max_concurrency",
+    "share_window",
     "conferences",
     "participants",
 )
@@ -668,6 +682,7 @@ def _parse_gateway(gw: _Section) -> GatewayConfig | None:
     max_concurrency = gw.integer(
         "max_concurrency", DEFAULT_MAX_CONCURRENCY, minimum=1, maximum=MAX_CONCURRENCY_LIMIT
     )
+    share_window = gw.duration("share_window", 0.0, allow_zero=True, maximum=MAX_SHARE_WINDOW)
     conferences = _parse_conferences(gw.section("conferences", _CONFERENCES_KEYS))
     participants_section = gw.section("participants", _PARTICIPANTS_KEYS)
     participants = ParticipantsConfig(
@@ -688,6 +703,7 @@ def _parse_gateway(gw: _Section) -> GatewayConfig | None:
         tls=tls,
         timeout=timeout,
         max_concurrency=max_concurrency,
+        share_window=share_window,
         conferences=conferences,
         participants=participants,
     )

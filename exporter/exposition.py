@@ -125,6 +125,7 @@ class Renderer:
             (m.UP, lambda c: 1 if c.up else 0),
             (m.COLLECTION_DURATION, lambda c: c.duration),
             (m.COLLECTION_TIMEOUT, lambda c: c.timeout),
+            (m.COLLECTION_AGE, lambda c: c.age),
             (m.COLLECTION_FAILED, lambda c: c.failed_requests),
             (m.SIGNED_IN, lambda c: 1 if c.signed_in else 0),
             (m.CONFERENCES, lambda c: len(c.conferences)),

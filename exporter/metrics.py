@@ -62,6 +62,10 @@ COLLECTION_TIMEOUT = _d("ccgw_collection_timeout_seconds", "gauge",
                         "Deadline applied to this collection: min(gateway timeout, scrape "
                         "timeout - 0.5 s).", G,
                         "config `timeout`, X-Prometheus-Scrape-Timeout-Seconds")
+COLLECTION_AGE = _d("ccgw_collection_age_seconds", "gauge",
+                    "Age of the collection served: 0 when made for this scrape, more when "
+                    "share_window served an earlier one.", G,
+                    "exporter clock, config `share_window`")
 COLLECTION_FAILED = _d("ccgw_collection_failed_requests", "gauge",
                        "Gateway calls that failed in this collection.", G,
                        "failed sign-in, discovery and queryConfInfos batches")
@@ -145,8 +149,8 @@ ASYNCIO_TASKS = _d("ccgw_exporter_asyncio_tasks", "gauge",
 
 # In exposition order: per-gateway families, then per-conference, participant, counters.
 GATEWAY_METRICS: tuple[MetricDef, ...] = (
-    UP, COLLECTION_DURATION, COLLECTION_TIMEOUT, COLLECTION_FAILED, SIGNED_IN, CONFERENCES,
-    REQUESTED, TRUNCATED, BY_SOURCE, PARTICIPANTS, CHANNELS, SKIPPED, CONF_STATE,
+    UP, COLLECTION_DURATION, COLLECTION_TIMEOUT, COLLECTION_AGE, COLLECTION_FAILED, SIGNED_IN,
+    CONFERENCES, REQUESTED, TRUNCATED, BY_SOURCE, PARTICIPANTS, CHANNELS, SKIPPED, CONF_STATE,
     CONF_PARTICIPANTS, CONF_CHANNELS, CONF_MODES, CONF_START, CONF_APPLIED, CONF_ELAPSED,
     PARTICIPANT_INFO, PARTICIPANT_ENTER, RESPONSES, REQUEST_ERRORS, REQUEST_DURATION, SIGN_INS,
     GUID_RENEWALS, DISCOVERY_FAILURES,

@@ -162,9 +162,26 @@ async def _metrics_response(
     return response
 
 
+# `/metrics?collect[]=exporter`: node_exporter's parameter for choosing collectors. Those who
+# scrape the gateways through /probe use it for the exporter's own metrics, which /metrics would
+# otherwise serve beside a second copy of every gateway's series.
+COLLECT_PARAM = "collect[]"
+COLLECT_CHOICES = ("gateways", "exporter")
+
+
 async def metrics(request: web.Request) -> web.Response:
     exporter = request.app[EXPORTER_KEY]
-    return await _metrics_response(request, exporter.targets.all(), exporter_wide=True)
+    chosen = request.query.getall(COLLECT_PARAM, list(COLLECT_CHOICES))
+    unknown = [c for c in chosen if c not in COLLECT_CHOICES]
+    if unknown:
+        return web.Response(
+            status=400,
+            text=f"unknown {COLLECT_PARAM} {unknown[0][:64]!r}: use "
+            + " or ".join(COLLECT_CHOICES)
+            + "\n",
+        )
+    targets = exporter.targets.all() if "gateways" in chosen else []
+    return await _metrics_response(request, targets, exporter_wide="exporter" in chosen)
 
 
 async def probe(request: web.Request) -> web.Response:

@@ -443,6 +443,19 @@ INVALID: list[tuple[str, str | dict[str, Any], str, str]] = [
         "gateways[0].timeout",
         '"1:30" is not a duration',
     ),
+    # share_window
+    (
+        "negative share_window",
+        {"gateways": [gateway(share_window=-1)]},
+        "gateways[0].share_window",
+        "must be 0 or more, got -1",
+    ),
+    (
+        "share_window too long",
+        {"gateways": [gateway(share_window="10m")]},
+        "gateways[0].share_window",
+        'must be at most 300s, got "10m"',
+    ),
     # max_concurrency
     (
         "zero concurrency",
@@ -1389,3 +1402,12 @@ def test_parse_duration_returns_or_raises_value_error(text: str) -> None:
     """Arbitrary input gives a non-negative number or a ValueError, never anything else."""
     with contextlib.suppress(ValueError):
         assert parse_duration(text) >= 0
+
+
+@pytest.mark.parametrize(("raw", "seconds"), [(None, 0.0), (0, 0.0), ("0s", 0.0), ("15s", 15.0)])
+def test_share_window_is_off_by_default_and_accepts_zero(
+    tmp_path: Path, raw: object, seconds: float
+) -> None:
+    extra = {} if raw is None else {"share_window": raw}
+    loaded = load(tmp_path, {"gateways": [gateway(**extra)]})
+    assert loaded.config.gateways[0].share_window == seconds

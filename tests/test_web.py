@@ -409,3 +409,73 @@ async def test_participant_series_are_opt_in_and_masked(make_sim, make_exporter)
     (sample,) = families["ccgw_participant_info"].samples
     assert sample.labels["address"] == "*******8000"
     assert sample.labels["address_type"] == "phone"
+
+
+async def test_share_window_serves_the_last_collection_to_a_later_scrape(
+    make_sim, make_exporter
+) -> None:
+    """An HA pair scrapes at different offsets; within the window the second scrape is free at
+    the gateway, and says how old its data is."""
+    sim = await make_sim()
+    sim.population.add_conference()
+    h = await make_exporter([gateway_entry(sim, "gw", share_window="400ms")])
+    await h.wait_signed_in()
+    sim.stats.reset()
+    first = await h.scrape()
+    await asyncio.sleep(0.1)
+    second = await h.scrape()
+    assert sim.stats.calls["queryAllConfIds"] == 1
+    assert sim.stats.calls["queryConfInfos"] == 1
+    assert value(first, "ccgw_collection_age_seconds", gateway="gw") == 0
+    assert 0.05 < value(second, "ccgw_collection_age_seconds", gateway="gw") < 0.4
+    assert value(second, "ccgw_conferences", gateway="gw") == 1
+    # Rendered again (the age differs), so the exporter's own metrics are this scrape's.
+    assert "process_cpu_seconds" in second
+    await asyncio.sleep(0.4)
+    third = await h.scrape()
+    assert sim.stats.calls["queryAllConfIds"] == 2
+    assert value(third, "ccgw_collection_age_seconds", gateway="gw") == 0
+
+
+async def test_without_share_window_every_scrape_collects(make_sim, make_exporter) -> None:
+    sim = await make_sim()
+    sim.population.add_conference()
+    h = await make_exporter([gateway_entry(sim, "gw")])
+    await h.wait_signed_in()
+    sim.stats.reset()
+    for _ in range(3):
+        families = await h.scrape()
+        assert value(families, "ccgw_collection_age_seconds", gateway="gw") == 0
+    assert sim.stats.calls["queryAllConfIds"] == 3
+
+
+async def test_collect_param_chooses_gateway_or_exporter_metrics(make_sim, make_exporter) -> None:
+    """/probe users scrape the exporter's own metrics with collect[]=exporter, so that no
+    gateway series is scraped twice."""
+    sim = await make_sim()
+    sim.population.add_conference()
+    h = await make_exporter([gateway_entry(sim, "gw")])
+    await h.wait_signed_in()
+    own = await h.scrape("/metrics?collect[]=exporter")
+    assert "ccgw_build_info" in own
+    assert "process_cpu_seconds" in own
+    assert not any(s.labels.get("gateway") for f in own.values() for s in f.samples)
+    sim.stats.reset()
+    await h.scrape("/metrics?collect[]=exporter")
+    assert sim.stats.calls["queryAllConfIds"] == 0  # no gateway call for the exporter's own
+    gateways = await h.scrape("/metrics?collect[]=gateways")
+    assert value(gateways, "ccgw_up", gateway="gw") == 1
+    assert "ccgw_build_info" not in gateways
+    assert "process_cpu_seconds" not in gateways
+    both = await h.scrape("/metrics?collect[]=gateways&collect[]=exporter")
+    assert "ccgw_build_info" in both
+    assert value(both, "ccgw_up", gateway="gw") == 1
+
+
+@pytest.mark.parametrize("query", ["collect[]=nope", "collect[]=exporter&collect[]=gw"])
+async def test_an_unknown_collect_value_is_400(make_sim, make_exporter, query) -> None:
+    sim = await make_sim()
+    h = await make_exporter([gateway_entry(sim, "gw")])
+    resp = await h.client.get(f"/metrics?{query}")
+    assert resp.status == 400
+    assert "collect[]" in await resp.text()
