@@ -65,6 +65,7 @@ class ReferenceCollector(Collector):
         yield gauge(m.UP, 1)
         yield gauge(m.COLLECTION_DURATION, DURATION)
         yield gauge(m.COLLECTION_TIMEOUT, TIMEOUT)
+        yield gauge(m.COLLECTION_AGE, 0)
         yield gauge(m.COLLECTION_FAILED, 0)
         yield gauge(m.SIGNED_IN, 1)
         yield gauge(m.CONFERENCES, len(confs))
