@@ -23,10 +23,10 @@ import math
 import os
 import re
 import ssl
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal, TypeVar
+from typing import Literal, Protocol, TypeVar
 from urllib.parse import urlsplit
 
 import yaml
@@ -48,6 +48,7 @@ __all__ = [
     "TLSConfig",
     "WebConfig",
     "load_config",
+    "load_yaml_file",
     "parse_config",
     "parse_duration",
 ]
@@ -331,6 +332,29 @@ def load_config(path: str | Path, env: Mapping[str, str] | None = None) -> Loade
     are symlinks into a hidden ``..data`` directory) resolves relative to the mount point.
     ``env`` defaults to ``os.environ``; tests pass their own.
     """
+    return load_yaml_file(
+        path,
+        lambda data, base_dir: parse_config(data, base_dir=base_dir, env=env),
+        empty="write {} for an all-defaults config",
+    )
+
+
+class _HasWarnings(Protocol):
+    @property
+    def warnings(self) -> tuple[str, ...]: ...
+
+
+_Loaded = TypeVar("_Loaded", bound=_HasWarnings)
+
+
+def load_yaml_file(
+    path: str | Path, parse: Callable[[object, Path], _Loaded], *, empty: str
+) -> _Loaded:
+    """Read one YAML file and hand it to ``parse`` with the file's directory, turning every
+    way of failing into a :class:`ConfigError` (the gateway config and the web config fail
+    alike). Duplicate keys are reported with the other problems. An empty file is refused:
+    it is more often a truncated deploy than an intent; ``empty`` says what to write instead.
+    """
     file = Path(path)
     try:
         raw = file.read_bytes()
@@ -352,10 +376,9 @@ def load_config(path: str | Path, env: Mapping[str, str] | None = None) -> Loade
             loader.dispose()
 
     if data is None:
-        # An empty file is more often a truncated deploy than an intent; `{}` says "defaults".
-        raise ConfigError(["top level: the file is empty; write {} for an all-defaults config"])
+        raise ConfigError([f"top level: the file is empty; {empty}"])
     try:
-        loaded = parse_config(data, base_dir=Path(os.path.abspath(file)).parent, env=env)
+        loaded = parse(data, Path(os.path.abspath(file)).parent)
     except ConfigError as exc:
         raise ConfigError(loader.duplicate_keys + exc.messages, exc.warnings) from None
     if loader.duplicate_keys:

@@ -36,21 +36,18 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 import bcrypt
-import yaml
 from aiohttp import web
 
 from .config import (
     ConfigError,
     _check_cert_and_key,
     _describe,
-    _Loader,
-    _os_reason,
     _Problems,
     _refuse_passphrase,
     _Section,
     _show,
     _tls_file,
-    _yaml_error_message,
+    load_yaml_file,
 )
 from .logs import kv
 from .secret import Secret
@@ -235,33 +232,13 @@ class LoadedWebConfig:
 def load_web_config(path: str | Path) -> LoadedWebConfig:
     """Read and validate the web config file; raises :class:`ConfigError` naming each bad
     key. Relative paths in it resolve against its directory, as the toolkit does."""
-    file = Path(path)
-    try:
-        text = file.read_bytes().decode("utf-8-sig")
-    except OSError as exc:
-        raise ConfigError([f"cannot read {file}: {_os_reason(exc)}"]) from None
-    except UnicodeDecodeError as exc:
-        raise ConfigError([f"{file}: not UTF-8 text (byte {exc.start})"]) from None
-    loader: _Loader | None = None
-    try:
-        loader = _Loader(text)
-        data = loader.get_single_data()
-    except yaml.YAMLError as exc:
-        raise ConfigError([_yaml_error_message(exc, text)]) from None
-    finally:
-        if loader is not None:
-            loader.dispose()
-    if data is None:
-        # The toolkit reads an empty file as "no TLS, no auth"; here a truncated deploy of a
-        # security file must not open the endpoint.
-        raise ConfigError(["top level: the file is empty; write {} for no TLS and no auth"])
-    try:
-        loaded = parse_web_config(data, base_dir=Path(os.path.abspath(file)).parent)
-    except ConfigError as exc:
-        raise ConfigError(loader.duplicate_keys + exc.messages, exc.warnings) from None
-    if loader.duplicate_keys:
-        raise ConfigError(loader.duplicate_keys, loaded.warnings)
-    return loaded
+    # The toolkit reads an empty file as "no TLS, no auth"; here a truncated deploy of a
+    # security file must not open the endpoint.
+    return load_yaml_file(
+        path,
+        lambda data, base_dir: parse_web_config(data, base_dir=base_dir),
+        empty="write {} for no TLS and no auth",
+    )
 
 
 def parse_web_config(data: object, *, base_dir: str | Path) -> LoadedWebConfig:
