@@ -428,10 +428,13 @@ def overview() -> JSON:
         timeseries(
             "Collection duration against its timeout",
             "Wall time of each collection (solid) and the deadline applied to it (dashed). "
-            "Above 80% of the deadline the alert CcgwCollectionNearTimeout fires.",
+            "Above 80% of the deadline the alert CcgwCollectionNearTimeout fires. Age: how old "
+            "the collection served was, above 0 only when share_window answered a scrape with "
+            "an earlier collection.",
             [
                 Query(selector("ccgw_collection_duration_seconds"), "{{gateway}} duration"),
                 Query(selector("ccgw_collection_timeout_seconds"), "{{gateway}} timeout"),
+                Query(selector("ccgw_collection_age_seconds"), "{{gateway}} age"),
             ],
             unit="s",
             overrides=[override("byFrameRefID", "B", DASHED_RED)],

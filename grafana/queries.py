@@ -43,6 +43,7 @@ CONTRACT: dict[str, str] = {
     "ccgw_up": "gauge",
     "ccgw_collection_duration_seconds": "gauge",
     "ccgw_collection_timeout_seconds": "gauge",
+    "ccgw_collection_age_seconds": "gauge",
     "ccgw_collection_failed_requests": "gauge",
     "ccgw_session_signed_in": "gauge",
     "ccgw_conferences": "gauge",
