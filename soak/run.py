@@ -355,6 +355,9 @@ class Report:
     exit_seconds: float
     sessions_left: int
     problems: list[str]
+    # Every healthy moment, for the JSON report: whether RSS climbs or reaches a plateau
+    # shows only in the series.
+    snapshots: list[Snapshot] = field(default_factory=list)
 
     def text(self) -> str:
         s, e = self.start, self.end
@@ -454,6 +457,7 @@ async def run(minutes: float, interval: float, fault_seconds: float, healthy_sec
         exit_seconds=took,
         sessions_left=left,
         problems=problems,
+        snapshots=list(soak.snapshots),
     )
 
 
