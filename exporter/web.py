@@ -247,8 +247,8 @@ async def landing(request: web.Request) -> web.Response:
 tr:nth-child(even){{background:#f3f3f3}}</style></head>
 <body><h1>ccgw-exporter {html.escape(__version__)}</h1>
 <p>Prometheus exporter for conferences on Huawei CC-Gateway.</p>
-<p><a href="metrics">/metrics</a> · <a href="metrics?collect[]=exporter">exporter only</a> · <a href="-/healthy">/-/healthy</a> ·
-<a href="-/ready">/-/ready</a></p>
+<p><a href="metrics">/metrics</a> · <a href="metrics?collect[]=exporter">exporter only</a> ·
+<a href="-/healthy">/-/healthy</a> · <a href="-/ready">/-/ready</a></p>
 <table><tr><th>gateway</th><th>url</th><th>session</th><th>last collection</th><th></th></tr>
 {"".join(rows) or '<tr><td colspan="5">no gateway configured</td></tr>'}
 </table></body></html>
