@@ -59,6 +59,12 @@ def _int_arg(value: Any, name: str) -> int:
     return value
 
 
+def _bool_arg(value: Any, name: str) -> bool:
+    if not isinstance(value, bool):
+        raise AdminError(400, f"{name}: expected true or false")
+    return value
+
+
 def _number_arg(value: Any, name: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
         raise AdminError(400, f"{name}: expected a non-negative number")
@@ -168,21 +174,23 @@ async def get_conference(request: web.Request, sim: GatewaySimulator) -> web.Res
 
 async def create_conference(request: web.Request, sim: GatewaySimulator) -> web.Response:
     body = await _body(request)
-    _only(body, {"applyConfTime", "confHaveBeenTime", "confState", "addresses", "evolve"})
+    _only(
+        body, {"applyConfTime", "confHaveBeenTime", "confState", "addresses", "evolve", "overrun"}
+    )
     addresses = body.get("addresses")
     if addresses is not None and (
         not isinstance(addresses, list) or not all(isinstance(a, dict) for a in addresses)
     ):
         raise AdminError(400, "addresses: expected a list of participant objects")
-    evolve = body.get("evolve", False)
-    if not isinstance(evolve, bool):
-        raise AdminError(400, "evolve: expected true or false")
+    evolve = _bool_arg(body.get("evolve", False), "evolve")
+    overrun = _bool_arg(body.get("overrun", False), "overrun")
     conf_id = sim.population.add_conference(
         apply_minutes=_int_arg(body.get("applyConfTime", 60), "applyConfTime"),
         elapsed_minutes=_number_arg(body.get("confHaveBeenTime", 0), "confHaveBeenTime"),
         conf_state=_int_arg(body.get("confState", 0), "confState"),
         participants=addresses,
         evolve=evolve,
+        overrun=overrun,
     )
     return _reply({"confId": conf_id}, status=201)
 
@@ -190,9 +198,11 @@ async def create_conference(request: web.Request, sim: GatewaySimulator) -> web.
 async def patch_conference(request: web.Request, sim: GatewaySimulator) -> web.Response:
     conf_id = _conf_id(request)
     body = await _body(request)
-    _only(body, {"applyConfTime", "confHaveBeenTime", "confState"})
+    _only(body, {"applyConfTime", "confHaveBeenTime", "confState", "overrun"})
     population = sim.population
     _conference(sim, conf_id)
+    if "overrun" in body:
+        population.set_overrun(conf_id, _bool_arg(body["overrun"], "overrun"))
     if "applyConfTime" in body:
         population.set_apply(conf_id, _int_arg(body["applyConfTime"], "applyConfTime"))
     if "confHaveBeenTime" in body:

@@ -87,6 +87,9 @@ class Conference:
     participants: dict[str, Participant] = field(default_factory=dict)
     #: evolves by itself (joins, holds, announcements, prolongs); test-made ones do not
     evolve: bool = False
+    #: not ended when its applied time runs out: a gateway that keeps a conference past
+    #: applyConfTime, which the CcgwConferenceOverAppliedDuration alert is there to catch
+    overrun: bool = False
     #: numeric fields this conference sends as strings (``stringly_numbers``)
     stringly: frozenset[str] = frozenset()
     version: int = 0

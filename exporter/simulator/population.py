@@ -313,10 +313,13 @@ class Population:
         participants: Iterable[dict[str, Any]] | None = None,
         conf_state: int = 0,
         evolve: bool = False,
+        overrun: bool = False,
         stringly: Iterable[str] = (),
     ) -> int:
         """Create a conference for a test; it changes only when told (unless ``evolve``)
-        and ends when its applied time runs out. ``participants`` use the vendor's keys:
+        and ends when its applied time runs out (unless ``overrun``: then it stays, its
+        ``confHaveBeenTime`` growing past ``applyConfTime``, until told otherwise).
+        ``participants`` use the vendor's keys:
         ``{"address": "154", "addressType": "9", "role": 1, "channelState": 0, ...}``;
         by default two phone numbers, the first one chairing. Returns the conference ID."""
         if isinstance(apply_minutes, bool) or not isinstance(apply_minutes, int):
@@ -327,6 +330,7 @@ class Population:
         start = now - int(elapsed_minutes * 60_000)
         conf = Conference(self._new_id(), start, apply_minutes, conf_state=conf_state)
         conf.evolve = evolve
+        conf.overrun = overrun
         conf.stringly = frozenset(stringly) & frozenset(NUMERIC_FIELDS)
         specs = list(participants) if participants is not None else _default_participants()
         for spec in specs:
@@ -340,6 +344,8 @@ class Population:
     # ----------------------------------------------------------------- ending
 
     def _on_end_due(self, conf: Conference, t: int) -> None:
+        if conf.overrun:
+            return  # set_overrun(False) schedules the end again
         if conf.evolve and conf.prolonged < 2 and self._rng.random() < _PROLONG_P:
             conf.apply_minutes += self._rng.choice((15, 30, 60))  # the chair prolongs
             conf.prolonged += 1
@@ -511,6 +517,13 @@ class Population:
         conf = self._conf(conf_id)
         conf.apply_minutes = minutes
         conf.touch()
+        self._schedule_end(conf)
+
+    def set_overrun(self, conf_id: int, overrun: bool) -> None:
+        """Keep the conference past its applied time, or stop doing so: then it ends at the
+        next tick if its applied time has run out."""
+        conf = self._conf(conf_id)
+        conf.overrun = overrun
         self._schedule_end(conf)
 
     def set_conf_state(self, conf_id: int, state: int) -> None:

@@ -4,8 +4,9 @@ Every cause is in place from the first scrape, so the alerts' `for:` clocks all 
 and the tests, though they run one after another, mostly find their alert already on its way.
 Each gateway carries one story, so that removing one cause cannot end another test's alert:
 
-- gw-conf: healthy; a conference at 95 % of its applied time, one with a participant on hold,
-  one with a single participant, and one with none of these (the control case).
+- gw-conf: healthy; a conference at 95 % of its applied time, one the gateway keeps at 105 %
+  (the simulator's `overrun`), one with a participant on hold, one with a single participant,
+  and one with none of these (the control case).
 - gw-fail: every conference query answers 100-007: unreachable (critical), and its error
   ratio alert is inhibited by the example Alertmanager config.
 - gw-flaky: discovery works, queryConfInfos answers 100-007: error ratio high, still "up".
@@ -58,6 +59,7 @@ class ConferencePlan:
     apply_minutes: int
     elapsed_minutes: float
     participants: list[dict[str, Any]]
+    overrun: bool = False
 
 
 @dataclass(frozen=True)
@@ -75,6 +77,7 @@ PLANS = (
         "gw-conf",
         (
             ConferencePlan("near", 60, 57, _people(PHONE_A, PHONE_B, agent="201")),
+            ConferencePlan("over", 60, 63, _people(PHONE_A, PHONE_B), overrun=True),
             ConferencePlan("held", 60, 10, _people(PHONE_A, PHONE_B, PHONE_C, held=PHONE_B)),
             ConferencePlan("single", 60, 5, _people(PHONE_A)),
             ConferencePlan("quiet", 120, 20, _people(PHONE_A, PHONE_B)),
@@ -172,6 +175,7 @@ async def start_gateway(plan: GatewayPlan, seed: int) -> SimGateway:
             apply_minutes=c.apply_minutes,
             elapsed_minutes=c.elapsed_minutes,
             participants=c.participants,
+            overrun=c.overrun,
         )
         for c in plan.conferences
     }

@@ -90,8 +90,24 @@ def test_conference_near_applied_duration(stack: Stack) -> None:
 
     gw.admin.patch_conference(gw.conf_ids["near"], applyConfTime=120)  # the chair prolongs
     resolved(stack, alert)
-    for control in ("held", "single", "quiet"):  # 8 % to 33 % used
+    for control in ("over", "held", "single", "quiet"):  # 105 %, and 8 % to 33 % used
         never(stack, "CcgwConferenceNearAppliedDuration", gateway=gw.name,
+              conf_id=gw.conf_id(control))  # fmt: skip
+
+
+def test_conference_over_applied_duration(stack: Stack) -> None:
+    gw = stack.gateways["gw-conf"]
+    alert = fired(stack, "CcgwConferenceOverAppliedDuration", gateway=gw.name,
+                  conf_id=gw.conf_id("over"))  # fmt: skip
+    assert alert.labels["severity"] == "warning"
+    routed(alert, "ccgw-team")
+    assert "has run 105% of the duration" in alert.annotations["description"]  # 63 of 60 min
+    assert gw.conf_id("over") in alert.annotations["summary"]
+
+    gw.admin.patch_conference(gw.conf_ids["over"], applyConfTime=120)  # prolonged after all
+    resolved(stack, alert)
+    for control in ("near", "held", "single", "quiet"):  # 95 % is near, not over
+        never(stack, "CcgwConferenceOverAppliedDuration", gateway=gw.name,
               conf_id=gw.conf_id(control))  # fmt: skip
 
 
@@ -196,6 +212,7 @@ def test_every_alert_resolves_once_every_cause_is_gone(stack: Stack) -> None:
         stack.webhook.wait_for("firing", {"gateway": name}, TIMEOUT)
     conf = stack.gateways["gw-conf"]
     conf.admin.patch_conference(conf.conf_ids["near"], applyConfTime=120)
+    conf.admin.patch_conference(conf.conf_ids["over"], applyConfTime=120)
     conf.admin.put_participant(conf.conf_ids["held"], PHONE_B, channelState=0)
     conf.admin.put_participant(conf.conf_ids["single"], PHONE_C)
     for name in ("gw-fail", "gw-flaky"):

@@ -175,6 +175,20 @@ async def test_conference_admin_refuses_mistakes(gw: Gateway) -> None:
     assert (await gw.admin("PUT", "/conferences/5/participants/1", {})).status == 404
 
 
+async def test_overrun_through_the_admin_api(sim: GatewaySimulator, gw: Gateway) -> None:
+    body = {"applyConfTime": 10, "confHaveBeenTime": 12, "overrun": True}
+    conf_id = (await gw.admin("POST", "/conferences", body)).body["confId"]
+    conf = (await gw.admin("GET", f"/conferences/{conf_id}")).body
+    assert (conf["confHaveBeenTime"], conf["applyConfTime"]) == (12, 10)
+    bad = await gw.admin("PATCH", f"/conferences/{conf_id}", {"overrun": "no"})
+    assert (bad.status, conf_id in sim.population) == (400, True)
+    reply = await gw.admin("PATCH", f"/conferences/{conf_id}", {"overrun": False})
+    assert reply.body == {"confId": conf_id, "ended": True}
+    assert conf_id not in sim.population
+    normal = (await gw.admin("POST", "/conferences", {"confHaveBeenTime": 61})).body["confId"]
+    assert (await gw.admin("GET", f"/conferences/{normal}")).status == 404
+
+
 async def test_advance_ends_conferences(sim: GatewaySimulator, gw: Gateway) -> None:
     conf_id = sim.population.add_conference(apply_minutes=10, elapsed_minutes=9)
     reply = await gw.admin("POST", "/advance", {"seconds": 61})

@@ -106,6 +106,22 @@ def test_test_made_conference_ends_exactly_at_applied_time() -> None:
     assert conf_id not in pop
 
 
+def test_overrun_conference_stays_past_applied_time_until_released() -> None:
+    pop = frozen(0)
+    conf_id = pop.add_conference(apply_minutes=10, elapsed_minutes=9, overrun=True)
+    pop.advance(5 * 60)
+    conf = pop.render(conf_id)
+    assert conf is not None
+    assert (conf["confHaveBeenTime"], conf["applyConfTime"]) == (14, 10)
+    pop.set_apply(conf_id, 12)  # still past: stays
+    pop.tick()
+    assert conf_id in pop
+    pop.set_overrun(conf_id, False)
+    assert conf_id in pop  # until the next tick
+    pop.tick()
+    assert conf_id not in pop
+
+
 def test_test_made_conference_does_not_change_by_itself() -> None:
     pop = frozen(0)
     conf_id = pop.add_conference(apply_minutes=600)
