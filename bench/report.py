@@ -15,6 +15,8 @@ from typing import Any
 import aiohttp
 
 from .floors import MB, Verdict
+from .handshakes import HandshakeRow
+from .handshakes import table as handshake_table
 from .scenarios import CpuResult, LatencyRow, LoadRow, MemoryResult, ServingResult
 
 
@@ -27,6 +29,7 @@ class Results:
     memory: MemoryResult | None = None
     load: list[LoadRow] = field(default_factory=list)
     serving: ServingResult | None = None
+    handshakes: list[HandshakeRow] = field(default_factory=list)
     verdicts: list[Verdict] = field(default_factory=list)
     seconds: float = 0.0
 
@@ -148,6 +151,10 @@ def table(results: Results) -> str:
                 f"{_ms(row.wall_s):>7} {_ms(row.collection_s):>8}"
             )
         out(f"  promtool check metrics: {s.promtool} ({s.promtool_s:.1f} s)")
+    if results.handshakes:
+        out("")
+        out("new connections to the gateway (not a floor; per connection, median-free best pass)")
+        out(handshake_table(results.handshakes))
     out("")
     width = max((len(v.name) for v in results.verdicts), default=10)
     for v in results.verdicts:

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from exporter import memtune
 
-from . import floors, scenarios
+from . import floors, handshakes, scenarios
 from .clients import ExporterClient, SimulatorAdmin
 from .procs import start_exporter, start_simulator
 from .report import Results, machine, speed_index, table, write_json
@@ -46,6 +46,7 @@ class Plan:
     memory_last: int = 120
     memory_every: int = 10
     scrapers: tuple[int, ...] = (1, 2, 10)
+    handshake_rounds: int = 10  # of `concurrency` new connections (HTTPS only; not a floor)
     https: bool = True
     seed: int = 7
 
@@ -69,6 +70,7 @@ SMOKE = Plan(
     memory_last=20,
     memory_every=2,
     scrapers=(1, 3),
+    handshake_rounds=2,
 )
 
 
@@ -112,6 +114,10 @@ async def run(plan: Plan, workdir: Path) -> Results:
                 await close()
         exporter.stop()
         sim.stop()
+    if plan.https:  # with the processes above gone, so as not to compete with them
+        results.handshakes = await handshakes.handshakes(
+            workdir / "handshakes", concurrency=plan.concurrency, rounds=plan.handshake_rounds
+        )
     results.verdicts = [
         floors.transport(results.latency, n),
         floors.cpu(results.cpu),

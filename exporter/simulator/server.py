@@ -12,9 +12,11 @@ import contextlib
 import logging
 import ssl
 import tempfile
+import weakref
 from types import TracebackType
 
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
 from .admin import add_admin_routes
 from .api import GatewayApi
@@ -59,8 +61,22 @@ class GatewaySimulator:
         self._ssl: ssl.SSLContext | None = None
         self.ca_file: str | None = None
         self.port: int = self.config.port
+        #: connections already counted in stats.tls_connections
+        self._tls_seen: weakref.WeakSet[ssl.SSLObject] = weakref.WeakSet()
 
     # ------------------------------------------------------------------ lifecycle
+
+    @web.middleware
+    async def _count_tls_connections(
+        self, request: web.Request, handler: Handler
+    ) -> web.StreamResponse:
+        """Counts each HTTPS connection at its first request, full handshake or resumed."""
+        transport = request.transport
+        sslobj = transport.get_extra_info("ssl_object") if transport is not None else None
+        if sslobj is not None and sslobj not in self._tls_seen:
+            self._tls_seen.add(sslobj)
+            self.stats.tls_connections["resumed" if sslobj.session_reused else "full"] += 1
+        return await handler(request)
 
     @property
     def scheme(self) -> str:
@@ -79,7 +95,7 @@ class GatewaySimulator:
         return self._runner is not None
 
     def build_app(self) -> web.Application:
-        app = web.Application()
+        app = web.Application(middlewares=[self._count_tls_connections])
         GatewayApi(
             config=self.config,
             stats=self.stats,

@@ -41,6 +41,9 @@ class Stats:
     #: requests being answered now, and the most at once since the last reset, by method
     in_flight: Counter[str] = field(default_factory=Counter)
     max_in_flight: Counter[str] = field(default_factory=Counter)
+    #: HTTPS connections, counted at their first request: "full" handshake or "resumed"
+    #: session (the exporter offers the last session it had; tests and the bench check it)
+    tls_connections: Counter[str] = field(default_factory=Counter)
 
     def call_started(self, method: str) -> None:
         self.calls[method] += 1
@@ -84,4 +87,5 @@ class Stats:
             "requests_by_node": {str(k): v for k, v in sorted(self.requests_by_node.items())},
             "in_flight": {k: v for k, v in sorted(self.in_flight.items()) if v},
             "max_in_flight": dict(sorted(self.max_in_flight.items())),
+            "tls_connections": dict(sorted(self.tls_connections.items())),
         }

@@ -12,7 +12,7 @@ import trustme
 
 from exporter.gateway.client import ClientSettings, GatewayClient
 from exporter.gateway.errors import TransportError
-from exporter.gateway.tls import TLSSettings, build_ssl_context
+from exporter.gateway.tls import ResumingSSLContext, TLSSettings, build_ssl_context
 
 from ..conftest import INSPECTOR, deadline
 
@@ -84,3 +84,73 @@ def test_client_certificate_is_loaded(tmp_path: Path) -> None:
     assert context.verify_mode == ssl.CERT_REQUIRED
     with pytest.raises(ssl.SSLError):
         build_ssl_context(TLSSettings(cert_file=str(key_file), key_file=str(key_file)))
+
+
+def test_context_has_the_running_pythons_client_defaults() -> None:
+    context = build_ssl_context(TLSSettings())
+    defaults = ssl.create_default_context()
+    assert isinstance(context, ResumingSSLContext)
+    assert (context.verify_mode, context.check_hostname) == (ssl.CERT_REQUIRED, True)
+    assert context.verify_flags == defaults.verify_flags
+    assert context.options == defaults.options
+    assert context.minimum_version == defaults.minimum_version
+    assert context.cert_store_stats() == defaults.cert_store_stats()
+
+
+@pytest.mark.parametrize("tls_version", ["TLSv1_3", "TLSv1_2"])
+async def test_new_connections_resume_the_tls_session(make_sim, tls_version: str) -> None:
+    """Each close() drops every pooled connection, as the pool's idle timeout does between
+    scrapes far apart: the next calls connect again and the simulator sees resumed sessions."""
+    sim = await make_sim(https=True)
+    context = build_ssl_context(TLSSettings(ca_file=sim.ca_file or ""))
+    context.maximum_version = ssl.TLSVersion[tls_version]
+    c = client(sim.url, context)
+    try:
+        await c.loginEx(INSPECTOR[1], "", deadline())
+        for _ in range(3):
+            await c.close()
+            await c.queryAllConfIds(deadline())
+    finally:
+        await c.close()
+    assert sim.stats.tls_connections == {"full": 1, "resumed": 3}
+    assert context.offered == 3
+
+
+async def test_a_session_openssl_refuses_is_dropped_and_the_connection_made(make_sim) -> None:
+    sim = await make_sim(https=True)
+    first = build_ssl_context(TLSSettings(ca_file=sim.ca_file or ""))
+    c = client(sim.url, first)
+    try:
+        await c.loginEx(INSPECTOR[1], "", deadline())
+        (session,) = first._unused["127.0.0.1"]
+        await c.logout(deadline())
+    finally:
+        await c.close()
+    # A session of another context: ssl refuses it ("different SSLContext") at wrap_bio.
+    second = build_ssl_context(TLSSettings(ca_file=sim.ca_file or ""))
+    second.keep("127.0.0.1", session)
+    c = client(sim.url, second)
+    try:
+        await c.loginEx(INSPECTOR[1], "", deadline())
+        assert c.guid
+    finally:
+        await c.close()
+    assert sim.stats.tls_connections == {"full": 2}
+    assert second.offered == 0
+    assert session not in second._unused["127.0.0.1"]  # dropped; its own session came in
+    assert second._newest["127.0.0.1"] is not session
+
+
+async def test_sessions_older_than_the_maximum_age_are_not_offered(make_sim) -> None:
+    sim = await make_sim(https=True)
+    context = build_ssl_context(TLSSettings(ca_file=sim.ca_file or ""))
+    c = client(sim.url, context)
+    try:
+        await c.loginEx(INSPECTOR[1], "", deadline())
+        context.max_session_age = -1.0  # every session is too old now
+        await c.close()
+        await c.queryAllConfIds(deadline())
+    finally:
+        await c.close()
+    assert sim.stats.tls_connections == {"full": 2}
+    assert context.offered == 0
