@@ -143,6 +143,8 @@ async def serve(
             gateways=len(loaded.config.gateways),
         ),
     )
+    collections = memtune.PeriodicCollection()
+    collections.start()
     if ready is not None:
         ready.set_result(bound)
     stop = stop or asyncio.Event()
@@ -169,6 +171,7 @@ async def serve(
             log.warning("scrapes cut at the end of the grace", extra=kv(scrapes=cut))
         await runner.cleanup()
         await targets.stop()
+        collections.stop()
         for sig in installed:
             loop.remove_signal_handler(sig)
         log.info("stopped")

@@ -10,6 +10,14 @@ defaults of the runtime handle that pattern badly (numbers in docs/performance.m
   builds is cyclic (measured: ~60 objects per scrape, from aiohttp), so collecting rarely is
   safe; freezing what exists after start-up (modules, classes, the app) also takes it out of
   every later collection.
+- The price of collecting rarely shows under light load: with few allocations a young
+  collection comes seldom, and whatever is alive at that moment (a request in flight, a
+  connection about to close) is promoted and, once garbage, waits for a full collection, which
+  the frozen start-up heap postpones further. In a 20-minute soak (36 conferences, faults
+  cycling) RSS grew 155 KiB a minute this way, against 35 KiB at the default thresholds and
+  flattening. So a full collection also runs every minute, from a timer: with a collection of
+  10,000 conferences alive it took 0.8 ms (measured in-process: the conference objects are
+  not tracked by the collector), nothing next to a scrape.
 - glibc's malloc raises its mmap threshold after the first large block is freed, so later
   bodies come from the heap, which fragments and is not given back: RSS wandered between 125
   and 150 MB where 90 MB is enough. A fixed threshold keeps every large block in its own
@@ -18,6 +26,7 @@ defaults of the runtime handle that pattern badly (numbers in docs/performance.m
 
 from __future__ import annotations
 
+import asyncio
 import ctypes
 import gc
 import os
@@ -28,6 +37,8 @@ GC_THRESHOLDS = (50_000, 10, 10)
 # glibc's own initial value; setting it explicitly turns the dynamic adjustment off.
 MMAP_THRESHOLD = 128 * 1024
 _M_MMAP_THRESHOLD = -3  # mallopt parameter number, from glibc's malloc.h
+#: Seconds between the full collections of `collect_periodically`.
+FULL_COLLECTION_INTERVAL = 60.0
 
 
 def tune() -> None:
@@ -36,6 +47,29 @@ def tune() -> None:
     gc.freeze()
     gc.set_threshold(*GC_THRESHOLDS)
     fix_mmap_threshold()
+
+
+class PeriodicCollection:
+    """A full garbage collection every `interval` seconds on the running loop, from a timer
+    (no task: nothing to await or cancel in flight); `stop()` at shutdown."""
+
+    def __init__(self, interval: float = FULL_COLLECTION_INTERVAL) -> None:
+        self.interval = interval
+        self.runs = 0
+        self._handle: asyncio.TimerHandle | None = None
+
+    def start(self) -> None:
+        self._handle = asyncio.get_running_loop().call_later(self.interval, self._run)
+
+    def stop(self) -> None:
+        if self._handle is not None:
+            self._handle.cancel()
+            self._handle = None
+
+    def _run(self) -> None:
+        gc.collect()
+        self.runs += 1
+        self.start()
 
 
 def fix_mmap_threshold() -> bool:

@@ -19,6 +19,7 @@ import json
 import os
 import shutil
 import time
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -360,3 +361,28 @@ def test_memory_settings_apply_and_yield_to_the_operator(monkeypatch: pytest.Mon
     assert memtune.fix_mmap_threshold() is glibc
     monkeypatch.setitem(os.environ, "MALLOC_MMAP_THRESHOLD_", "65536")
     assert memtune.fix_mmap_threshold() is False
+
+
+async def test_periodic_full_collection_frees_cycles_the_young_collections_missed() -> None:
+    class Node:
+        other: object = None
+
+    a, b = Node(), Node()
+    a.other, b.other = b, a  # a cycle: only the cyclic garbage collector frees it
+    gone = weakref.ref(a)
+    gc.disable()  # as if the thresholds were never reached
+    collections = memtune.PeriodicCollection(interval=0.05)
+    try:
+        del a, b
+        assert gone() is not None
+        collections.start()
+        await asyncio.sleep(0.2)
+        assert gone() is None
+        runs = collections.runs
+        assert runs >= 2
+        collections.stop()
+        await asyncio.sleep(0.15)
+        assert collections.runs == runs
+    finally:
+        collections.stop()
+        gc.enable()
