@@ -376,12 +376,16 @@ async def test_periodic_full_collection_frees_cycles_the_young_collections_misse
         del a, b
         assert gone() is not None
         collections.start()
-        await asyncio.sleep(0.2)
+        # A full collection of this test process (all of pytest's objects) can take tens of
+        # milliseconds: wait for two runs rather than for a fixed time.
+        deadline = time.monotonic() + 10
+        while collections.runs < 2 and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
+        assert collections.runs >= 2
         assert gone() is None
-        runs = collections.runs
-        assert runs >= 2
         collections.stop()
-        await asyncio.sleep(0.15)
+        runs = collections.runs
+        await asyncio.sleep(0.2)
         assert collections.runs == runs
     finally:
         collections.stop()
