@@ -76,10 +76,10 @@ class ResumingSSLContext(ssl.SSLContext):
     `sslobject_class`, which reports the session back (`keep`).
 
     Sessions older than `max_session_age` are not offered. A session not offered yet is
-    preferred (RFC 8446 asks clients not to reuse a TLS 1.3
-    ticket); when none is left, the newest is offered again rather than none: the gateway is
-    not hiding from itself, and a server that refuses a reused ticket just does a full
-    handshake. Sessions the server no longer knows (restart, expired ticket) cost the same.
+    preferred (RFC 8446 asks clients not to reuse a TLS 1.3 ticket); when none is left, the
+    newest is offered again rather than none: the exporter is not hiding from the gateway, and
+    a server that refuses a reused ticket just does a full handshake. Sessions the server no
+    longer knows (restart, expired ticket) cost the same.
     """
 
     sslobject_class = _SessionKeepingSSLObject
@@ -97,9 +97,7 @@ class ResumingSSLContext(ssl.SSLContext):
         self.offered = 0  # connections that were offered a session
 
     def keep(self, server_hostname: str | None, session: ssl.SSLSession) -> None:
-        """Called by the connection's SSLObject when its session can be resumed."""
-        if self._newest.get(server_hostname) is session:
-            return
+        """Called by the connection's SSLObject, once, when its session can be resumed."""
         self._newest[server_hostname] = session
         unused = self._unused.setdefault(server_hostname, deque(maxlen=self._KEEP))
         unused.append(session)
