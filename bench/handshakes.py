@@ -99,8 +99,8 @@ async def _measure(
 async def handshakes(
     workdir: Path, *, concurrency: int = 16, rounds: int = 10
 ) -> list[HandshakeRow]:
-    """Full, then resumed, then full and resumed again (the better of each pair kept: the
-    first pass also warms up the simulator's process)."""
+    """Full and resumed handshakes under TLS 1.3 and 1.2, two passes; the better row of each
+    kind is kept (the first pass also warms up the simulator's process)."""
     generate_certificates(workdir / "certs", key_type="rsa")  # the simulator serves these
     sim = await start_simulator(workdir, conferences=0, seed=1, https=True)
     try:

@@ -153,7 +153,7 @@ def table(results: Results) -> str:
         out(f"  promtool check metrics: {s.promtool} ({s.promtool_s:.1f} s)")
     if results.handshakes:
         out("")
-        out("new connections to the gateway (not a floor; per connection, median-free best pass)")
+        out("new connections to the gateway (not a floor; per connection, best of two passes)")
         out(handshake_table(results.handshakes))
     out("")
     width = max((len(v.name) for v in results.verdicts), default=10)

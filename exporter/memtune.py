@@ -37,7 +37,7 @@ GC_THRESHOLDS = (50_000, 10, 10)
 # glibc's own initial value; setting it explicitly turns the dynamic adjustment off.
 MMAP_THRESHOLD = 128 * 1024
 _M_MMAP_THRESHOLD = -3  # mallopt parameter number, from glibc's malloc.h
-#: Seconds between the full collections of `collect_periodically`.
+#: Seconds between the full collections of `PeriodicCollection`.
 FULL_COLLECTION_INTERVAL = 60.0
 
 
