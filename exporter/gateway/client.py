@@ -217,6 +217,9 @@ class GatewayClient:
                 headers=headers,
                 timeout=aiohttp.ClientTimeout(total=remaining),
                 server_hostname=self.settings.server_name or None,
+                # Never follow a redirect: it would carry the sign-in body (the password) or
+                # the Guid header to whatever host `Location` names (issue 12, item 1).
+                allow_redirects=False,
             ) as response:
                 new_guid = response.headers.get("Set-GUID")
                 if new_guid is not None and epoch == self._epoch:
