@@ -3,24 +3,36 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# The demo needs only the two distributions (the exporter and the gateway simulator in
+# simulator/), not the test and dev tools: its own stamp, which the full install also satisfies.
+DEMO_STAMP := $(VENV)/.installed-demo
+DEMO_ADDR ?= 127.0.0.1:9865
+# One pip command for both, so the simulator's dependency on ccgw-exporter is met by the
+# checkout (editable) and never looked up in an index.
+INSTALL := $(BIN)/python -m pip install -q
 
 .PHONY: demo test lint typecheck unit clean bench soak soak-ci
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
-# Reinstall when the project's metadata changes; editable, so code changes need nothing.
-$(STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[test,dev]'
-	touch $(STAMP)
+# Reinstall when the projects' metadata changes; editable, so code changes need nothing.
+$(STAMP): pyproject.toml simulator/pyproject.toml | $(BIN)/python
+	$(INSTALL) --upgrade pip
+	$(INSTALL) -e '.[test,dev]' -e ./simulator
+	touch $(STAMP) $(DEMO_STAMP)
 
-demo: $(STAMP)
-	$(BIN)/ccgw-exporter --demo
+$(DEMO_STAMP): pyproject.toml simulator/pyproject.toml | $(BIN)/python
+	$(INSTALL) -e . -e ./simulator
+	touch $(DEMO_STAMP)
+
+# `make demo DEMO_ADDR=127.0.0.1:9999` serves the exporter elsewhere.
+demo: $(DEMO_STAMP)
+	$(BIN)/ccgw-exporter --demo --web.listen-address=$(DEMO_ADDR)
 
 lint: $(STAMP)
-	$(BIN)/ruff check exporter tests grafana prometheus bench soak deploy
-	$(BIN)/ruff format --check exporter tests grafana prometheus bench soak deploy
+	$(BIN)/ruff check exporter simulator tests grafana prometheus bench soak deploy
+	$(BIN)/ruff format --check exporter simulator tests grafana prometheus bench soak deploy
 
 typecheck: $(STAMP)
 	$(BIN)/mypy

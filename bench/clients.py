@@ -91,7 +91,7 @@ class ExporterClient:
 
 
 class SimulatorAdmin:
-    """The few admin calls the scenarios need (see exporter/simulator/README.md)."""
+    """The few admin calls the scenarios need (see simulator/README.md)."""
 
     def __init__(self, sim: Simulator) -> None:
         self._base = sim.url + "/simulator"

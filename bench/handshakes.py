@@ -27,8 +27,8 @@ from pathlib import Path
 
 import aiohttp
 
+from ccgw_simulator.tls import generate_certificates
 from exporter.gateway.tls import TLSSettings, build_ssl_context
-from exporter.simulator.tls import generate_certificates
 
 from .procs import Simulator, start_simulator
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib.util
+import sys
 import tempfile
 from pathlib import Path
 
@@ -17,7 +19,6 @@ import yaml
 
 from .cli import serve
 from .config import load_config
-from .simulator import GatewaySimulator, SimulatorConfig
 
 DEMO_CONFERENCES = 36
 INSPECTOR_ID = "153"
@@ -47,7 +48,17 @@ def demo_config(
     }
 
 
+#: The simulator is a distribution of its own (simulator/ in the repository), not part of an
+#: exporter install: the demo says so in one line instead of a traceback.
+SIMULATOR_MISSING = (
+    "ccgw-exporter: --demo needs the gateway simulator (ccgw-gateway-sim), which is not "
+    "installed: `make demo` installs it, or `pip install ./simulator` in a checkout"
+)
+
+
 async def _run(listen_address: str, workdir: Path) -> None:
+    from ccgw_simulator import GatewaySimulator, SimulatorConfig
+
     sim = GatewaySimulator(
         SimulatorConfig(
             host="127.0.0.1",
@@ -93,6 +104,9 @@ async def _run(listen_address: str, workdir: Path) -> None:
 
 
 def run_demo(listen_address: str = "127.0.0.1:9865") -> int:
+    if importlib.util.find_spec("ccgw_simulator") is None:
+        print(SIMULATOR_MISSING, file=sys.stderr)
+        return 2
     with (
         tempfile.TemporaryDirectory(prefix="ccgw-demo-") as workdir,
         contextlib.suppress(KeyboardInterrupt),

@@ -41,8 +41,8 @@ from typing import Any
 import aiohttp
 import yaml
 
-from exporter.simulator import GatewaySimulator, SimulatorConfig
-from exporter.simulator.config import FaultConfig
+from ccgw_simulator import GatewaySimulator, SimulatorConfig
+from ccgw_simulator.config import FaultConfig
 
 SCRAPE_TIMEOUT = 3.0  # X-Prometheus-Scrape-Timeout-Seconds
 PASSWORD_ENV = "CCGW_SOAK_PASSWORD"

@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
+from ccgw_simulator import GatewaySimulator, SimulatorConfig
 from exporter.gateway.client import ClientSettings, GatewayClient
 from exporter.gateway.session import Session, SessionSettings
-from exporter.simulator import GatewaySimulator, SimulatorConfig
 
 INSPECTOR = ("153", "sim-inspector")
 AGENT = ("154", "sim-agent")

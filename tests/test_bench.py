@@ -34,6 +34,7 @@ from bench.procs import BARE_AGENT
 from bench.report import table, write_json
 from bench.run import SMOKE, run
 from bench.transport import BareClient
+from ccgw_simulator.config import Account, default_accounts
 from exporter import memtune
 from exporter.collector import Collection
 from exporter.exposition import GatewayView, Renderer, SharedBodies
@@ -53,7 +54,6 @@ from exporter.gateway.models import (
     lenient_int,
 )
 from exporter.gateway.stats import CallStats
-from exporter.simulator.config import Account, default_accounts
 from exporter.web import SlicedBody
 
 from .conftest import SimFactory

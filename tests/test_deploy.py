@@ -183,12 +183,36 @@ def test_wheel_carries_every_module_and_nothing_at_the_top(wheel: Path) -> None:
     }
 
 
-def test_wheel_declares_both_console_scripts(wheel: Path) -> None:
+def wheel_metadata(wheel: Path, dist: str, version: str) -> tuple[str, str]:
+    """(METADATA, entry_points.txt) of a built wheel."""
     with zipfile.ZipFile(wheel) as archive:
-        entry_points = archive.read(f"ccgw_exporter-{__version__}.dist-info/entry_points.txt")
-    text = entry_points.decode()
-    assert "ccgw-exporter = exporter.cli:main" in text
-    assert "ccgw-gateway-sim = exporter.simulator.cli:main" in text
+        info = f"{dist}-{version}.dist-info"
+        return (
+            archive.read(f"{info}/METADATA").decode(),
+            archive.read(f"{info}/entry_points.txt").decode(),
+        )
+
+
+def requirements(metadata: str) -> set[str]:
+    """The names of the distributions a wheel requires (extras' requirements left out)."""
+    names = set()
+    for line in metadata.splitlines():
+        if line.startswith("Requires-Dist:") and "extra ==" not in line:
+            names.add(re.split(r"[\s<>=!~;\[(]", line.split(":", 1)[1].strip())[0].lower())
+    return names
+
+
+def test_wheel_declares_the_exporter_alone(wheel: Path) -> None:
+    """Production carries neither the simulator, its admin API, nor `cryptography`, which
+    only the simulator needs (issue 15): those are the distribution in simulator/."""
+    metadata, entry_points = wheel_metadata(wheel, "ccgw_exporter", __version__)
+    assert "ccgw-exporter = exporter.cli:main" in entry_points
+    assert "ccgw-gateway-sim" not in entry_points
+    assert "simulator" not in entry_points
+    required = requirements(metadata)
+    assert {"aiohttp", "prometheus-client", "pyyaml"} <= required
+    assert "cryptography" not in required
+    assert not [n for n in wheel_names(wheel) if "simulator" in n.lower()]
 
 
 def test_installed_wheel_runs_and_finds_its_assets(wheel: Path, tmp_path: Path) -> None:
@@ -218,9 +242,89 @@ def test_installed_wheel_runs_and_finds_its_assets(wheel: Path, tmp_path: Path) 
     assert assets == site / "exporter" / "assets"
     for path in asset_files():
         assert (assets / path.relative_to(ROOT)).read_bytes() == path.read_bytes()
+    assert not (site / "bin" / "ccgw-gateway-sim").exists()
+    # Without the simulator the demo says what to install, in one line, and exits 2. This
+    # venv has the checkout's simulator installed: hide it, as a production install lacks it.
+    hidden = (
+        "import sys; sys.modules['ccgw_simulator'] = None; from exporter.cli import main; "
+        "sys.exit(main(['--demo', '--web.listen-address=127.0.0.1:0']))"
+    )
+    demo = run(sys.executable, "-c", hidden, env=env)
+    assert demo.returncode == 2, demo.stdout + demo.stderr
+    assert "Traceback" not in demo.stderr
+    assert demo.stderr.count("\n") == 1
+    assert "make demo" in demo.stderr
+    assert "pip install ./simulator" in demo.stderr
+
+
+@pytest.fixture(scope="module")
+def simulator_wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The gateway simulator's wheel, built from a copy of simulator/ alone: the second
+    distribution needs nothing else of the checkout."""
+    work = tmp_path_factory.mktemp("simulator-wheel")
+    source = work / "simulator"
+    shutil.copytree(
+        ROOT / "simulator",
+        source,
+        ignore=shutil.ignore_patterns("*.egg-info", "__pycache__", "build", "dist"),
+    )
+    out = work / "dist"
+    result = run(
+        sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", out, source, timeout=180
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    (built,) = out.glob("ccgw_gateway_sim-*.whl")
+    return built
+
+
+def test_simulator_wheel_carries_the_simulator_and_its_dependencies(
+    simulator_wheel: Path,
+) -> None:
+    from ccgw_simulator import __version__ as sim_version
+
+    names = wheel_names(simulator_wheel)
+    modules = {
+        p.relative_to(ROOT / "simulator").as_posix()
+        for p in (ROOT / "simulator" / "ccgw_simulator").rglob("*.py")
+        if "__pycache__" not in p.parts
+    }
+    assert modules - names == set()
+    assert "ccgw_simulator/py.typed" in names
+    tops = {name.split("/")[0] for name in names}
+    assert tops == {"ccgw_simulator", f"ccgw_gateway_sim-{sim_version}.dist-info"}
+    metadata, entry_points = wheel_metadata(simulator_wheel, "ccgw_gateway_sim", sim_version)
+    assert "ccgw-gateway-sim = ccgw_simulator.cli:main" in entry_points
+    assert {"ccgw-exporter", "cryptography", "aiohttp", "pyyaml"} <= requirements(metadata)
+
+
+def test_simulator_wheel_installs_beside_the_exporters_and_runs(
+    wheel: Path, simulator_wheel: Path, tmp_path: Path
+) -> None:
+    site = tmp_path / "site"
+    result = run(
+        sys.executable,
+        "-m",
+        "pip",
+        "install",
+        "--no-deps",
+        "--no-compile",
+        "--quiet",
+        "--target",
+        site,
+        wheel,
+        simulator_wheel,
+    )
+    assert result.returncode == 0, result.stderr
+    env = {**os.environ, "PYTHONPATH": str(site)}
     sim = run(site / "bin" / "ccgw-gateway-sim", "--help", env=env)
-    assert sim.returncode == 0
+    assert sim.returncode == 0, sim.stderr
     assert "ccgw-gateway-sim" in sim.stdout
+    where = run(
+        sys.executable, "-c", "import ccgw_simulator; print(ccgw_simulator.__file__)", env=env
+    )
+    assert Path(where.stdout.strip()).parent == site / "ccgw_simulator", where.stderr
+    check = run(site / "bin" / "ccgw-gateway-sim", "--check-config", "--http", env=env)
+    assert check.returncode == 0, check.stderr
 
 
 def test_assets_dir_of_a_checkout_is_the_checkout() -> None:
@@ -620,7 +724,7 @@ def test_unit_passes_the_password_as_a_credential_the_config_names(tmp_path: Pat
 
 
 def ca_file(directory: Path) -> Path:
-    from exporter.simulator.tls import generate_certificates
+    from ccgw_simulator.tls import generate_certificates
 
     return generate_certificates(directory / "tls").ca_file
 

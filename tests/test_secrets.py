@@ -16,7 +16,7 @@ from collections.abc import Iterator
 import pytest
 import yaml
 
-from exporter.simulator.auth import SessionTable
+from ccgw_simulator.auth import SessionTable
 
 from .faults.cases import CASES
 from .faults.conftest import RigFactory
@@ -70,7 +70,7 @@ def haystack(rig: Rig) -> list[str]:
     lines = [
         line
         for record, pair in zip(rig.logs.records, _pairs(rig.logs.lines), strict=True)
-        if not record.name.startswith("exporter.simulator")
+        if not record.name.startswith("ccgw_simulator")
         for line in pair
     ]
     return lines + rig.answers

@@ -21,8 +21,8 @@ import aiohttp
 import pytest
 import yaml
 
+from ccgw_simulator import GatewaySimulator
 from exporter.cli import SHUTDOWN_GRACE
-from exporter.simulator import GatewaySimulator
 
 from .conftest import INSPECTOR, SimFactory
 

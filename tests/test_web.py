@@ -16,8 +16,8 @@ from aiohttp.test_utils import TestClient, TestServer
 from prometheus_client.openmetrics.parser import text_string_to_metric_families as parse_om
 from prometheus_client.parser import text_string_to_metric_families as parse_text
 
+from ccgw_simulator import GatewaySimulator
 from exporter.config import load_config
-from exporter.simulator import GatewaySimulator
 from exporter.targets import Targets
 from exporter.web import Exporter, make_app
 

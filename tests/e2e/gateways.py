@@ -24,7 +24,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from typing import Any
 
-from exporter.simulator import FaultConfig, GatewaySimulator, SimulatorConfig
+from ccgw_simulator import FaultConfig, GatewaySimulator, SimulatorConfig
 
 #: The simulator's built-in quality-inspector account.
 INSPECTOR, INSPECTOR_PASSWORD = "153", "sim-inspector"

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from exporter.simulator import GatewaySimulator, SimulatorConfig
+from ccgw_simulator import GatewaySimulator, SimulatorConfig
 
 from . import configs
 from .gateways import INSPECTOR, INSPECTOR_PASSWORD

@@ -21,7 +21,7 @@ from typing import Any
 
 import trustme
 
-from exporter.simulator import GatewaySimulator
+from ccgw_simulator import GatewaySimulator
 
 from .rig import FAULTY, Rig, Scrape
 
@@ -86,7 +86,7 @@ def set_faults(**faults: Any) -> Step:
 
 
 async def clear_faults(rig: Rig) -> None:
-    from exporter.simulator.config import FaultConfig
+    from ccgw_simulator.config import FaultConfig
 
     faulty(rig).set_faults(FaultConfig())
 

@@ -75,7 +75,7 @@ async def make_rig(make_sim: SimFactory, tmp_path: Path) -> AsyncIterator[RigFac
 
 
 def _accounts(raw: list[dict[str, Any]]) -> list[Any]:
-    from exporter.simulator.config import Account
+    from ccgw_simulator.config import Account
 
     return [Account.from_mapping(a) for a in raw]
 

@@ -21,9 +21,9 @@ import yaml
 from aiohttp.test_utils import TestServer
 from prometheus_client.parser import text_string_to_metric_families
 
+from ccgw_simulator import GatewaySimulator
 from exporter.collector import GatewayTarget
 from exporter.config import load_config
-from exporter.simulator import GatewaySimulator
 from exporter.targets import Targets
 from exporter.web import Exporter, make_app
 

@@ -8,7 +8,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from exporter.simulator import GatewaySimulator
+from ccgw_simulator import GatewaySimulator
 
 from .wire import Gateway, StartSim, fast_config
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import aiohttp
 
-from exporter.simulator import GatewaySimulator
+from ccgw_simulator import GatewaySimulator
 
 from .wire import AGENT, Gateway, StartSim
 

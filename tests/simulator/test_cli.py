@@ -12,15 +12,15 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from exporter.simulator.cli import main
-from exporter.simulator.tls import client_ssl_context
+from ccgw_simulator.cli import main
+from ccgw_simulator.tls import client_ssl_context
 
 
 async def _start(*args: str) -> tuple[asyncio.subprocess.Process, list[str]]:
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "exporter.simulator",
+        "ccgw_simulator",
         "--listen",
         "127.0.0.1:0",
         *args,

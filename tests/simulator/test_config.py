@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from exporter.simulator import Account, ConfigError, FaultConfig, SimulatorConfig
-from exporter.simulator.cli import build_parser, describe, load_config
-from exporter.simulator.server import GatewaySimulator
+from ccgw_simulator import Account, ConfigError, FaultConfig, SimulatorConfig
+from ccgw_simulator.cli import build_parser, describe, load_config
+from ccgw_simulator.server import GatewaySimulator
 
 
 def test_defaults() -> None:

@@ -7,7 +7,7 @@ import time
 
 import aiohttp
 
-from exporter.simulator import GatewaySimulator
+from ccgw_simulator import GatewaySimulator
 
 from .wire import AGENT, Gateway, StartSim
 

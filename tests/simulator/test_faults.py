@@ -9,7 +9,7 @@ import time
 import aiohttp
 import pytest
 
-from exporter.simulator import FaultConfig, FaultRule, GatewaySimulator
+from ccgw_simulator import FaultConfig, FaultRule, GatewaySimulator
 
 from .wire import Gateway, StartSim
 

@@ -9,9 +9,9 @@ import time
 import aiohttp
 import pytest
 
-from exporter.simulator import Population
-from exporter.simulator.clock import SimClock
-from exporter.simulator.population import FIRST_CONF_ID, JOIN_EVENT, LEAVE_EVENT, Listener
+from ccgw_simulator import Population
+from ccgw_simulator.clock import SimClock
+from ccgw_simulator.population import FIRST_CONF_ID, JOIN_EVENT, LEAVE_EVENT, Listener
 
 from .wire import Gateway, StartSim
 

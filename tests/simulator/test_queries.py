@@ -7,7 +7,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from exporter.simulator import GatewaySimulator
+from ccgw_simulator import GatewaySimulator
 
 from .wire import AGENT, Gateway, StartSim
 

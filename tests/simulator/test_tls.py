@@ -11,8 +11,8 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from exporter.simulator import GatewaySimulator
-from exporter.simulator.tls import client_ssl_context, generate_certificates
+from ccgw_simulator import GatewaySimulator
+from ccgw_simulator.tls import client_ssl_context, generate_certificates
 
 from .wire import Gateway, StartSim
 

@@ -11,7 +11,7 @@ from typing import Any
 import aiohttp
 from multidict import CIMultiDictProxy
 
-from exporter.simulator import GatewaySimulator, SimulatorConfig
+from ccgw_simulator import GatewaySimulator, SimulatorConfig
 
 API = "/agentgateway/resource"
 INSPECTOR = ("153", "sim-inspector")

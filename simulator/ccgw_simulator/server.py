@@ -28,7 +28,7 @@ from .nodes import Balancer, Node
 from .population import Population
 from .stats import Stats
 
-log = logging.getLogger("exporter.simulator")
+log = logging.getLogger("ccgw_simulator")
 
 
 class GatewaySimulator:

@@ -1,4 +1,4 @@
-"""``python -m exporter.simulator``: the same as ``ccgw-gateway-sim``."""
+"""``python -m ccgw_simulator``: the same as ``ccgw-gateway-sim``."""
 
 from __future__ import annotations
 
