@@ -47,6 +47,7 @@ from exporter.config import load_config
 from .deploy.formats import (
     DockerIgnore,
     Mount,
+    Stage,
     bind_mounts,
     copy_sources,
     dockerfile_stages,
@@ -420,6 +421,57 @@ def test_dockerignore_is_an_allowlist() -> None:
     ]
     for kept_out in kept_out_files:
         assert not ignore.admits(kept_out), kept_out
+
+
+def stages_behind(name: str | None) -> list[Stage]:
+    """The stage (None: the final one) and every stage it is built FROM or COPYs --from."""
+    stages = dockerfile_stages(DOCKERFILE.read_text())
+    by_name = {s.name: s for s in stages if s.name}
+    todo = [stages[-1] if name is None else by_name[name]]
+    seen: list[Stage] = []
+    while todo:
+        stage = todo.pop()
+        if any(stage is s for s in seen):
+            continue
+        seen.append(stage)
+        sources = [stage.base] + [
+            m.group(1)
+            for c in stage.all("COPY")
+            if (m := re.search(r"--from=(\S+)", c.args)) is not None
+        ]
+        todo.extend(by_name[s] for s in sources if s in by_name)
+    return seen
+
+
+def test_exporter_image_carries_no_simulator() -> None:
+    """Issue 15: neither the simulator, its admin API nor cryptography in production. The
+    default image is the last stage; nothing it is made from copies or installs simulator/."""
+    behind = stages_behind(None)
+    assert "simulator" not in {s.name for s in behind}
+    for stage in behind:
+        for copy in stage.all("COPY"):
+            assert not [s for s in copy_sources(copy)[0] if s.startswith("simulator")], copy
+        for instruction in stage.all("RUN"):
+            assert "simulator" not in instruction.args, instruction
+            assert "cryptography" not in instruction.args, instruction
+
+
+def test_simulator_image_is_a_target_of_its_own_for_the_compose_demo() -> None:
+    (simulator,) = [s for s in dockerfile_stages(DOCKERFILE.read_text()) if s.name == "simulator"]
+    entrypoint = simulator.last("ENTRYPOINT")
+    assert entrypoint is not None
+    assert entrypoint.exec_form() == ["ccgw-gateway-sim"]
+    user = simulator.last("USER")
+    assert user is not None
+    assert user.args.split(":")[0] == str(NONROOT_UID)
+    installs = " ".join(r.args for s in stages_behind("simulator") for r in s.all("RUN"))
+    assert "pip install ./simulator" in installs
+    env = " ".join(e.args for e in simulator.all("ENV"))
+    assert "CCGW_HEALTHCHECK_URL=http://127.0.0.1:8043/simulator/" in env
+    # compose builds that target for its simulator and the default one for the exporter.
+    assert service("simulator")["build"]["target"] == "simulator"
+    assert "target" not in service("exporter")["build"]
+    assert service("simulator")["image"] != service("exporter")["image"]
 
 
 def test_dockerfile_passes_hadolint() -> None:
