@@ -18,6 +18,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from exporter.config import (
+    SIGN_IN_STATUS_CODES,
     ConferencesConfig,
     Config,
     ConfigError,
@@ -26,6 +27,7 @@ from exporter.config import (
     ParticipantsConfig,
     TLSConfig,
     WebConfig,
+    default_force_sign_in,
     load_config,
     parse_config,
     parse_duration,
@@ -321,6 +323,12 @@ INVALID: list[tuple[str, str | dict[str, Any], str, str]] = [
         "more than one line",
     ),
     (
+        "password_file with a NUL",
+        {"gateways": [gateway(password_env=_DROP, password_file="pw\0")]},
+        "gateways[0].password_file",
+        "contains a NUL character",
+    ),
+    (
         "password_file empty string",
         {"gateways": [gateway(password_env=_DROP, password_file="")]},
         "gateways[0].password_file",
@@ -392,6 +400,44 @@ INVALID: list[tuple[str, str | dict[str, Any], str, str]] = [
         {"gateways": [gateway(conferences={"discover": 1})]},
         "gateways[0].conferences.discover",
         "expected true or false, got an integer 1",
+    ),
+    # phone_number is mandatory for login and forcelogin (cec_07_1202, cec_07_1203)
+    (
+        "login without phone number",
+        {"gateways": [gateway(sign_in="login")]},
+        "gateways[0].phone_number",
+        "is required when sign_in is login: the vendor marks phonenum mandatory",
+    ),
+    (
+        "forcelogin without phone number",
+        {"gateways": [gateway(sign_in="forcelogin", phone_number="")]},
+        "gateways[0].phone_number",
+        "is required when sign_in is forcelogin",
+    ),
+    (
+        "forced forcelogin without phone number",
+        {"gateways": [gateway(force_sign_in="forcelogin")]},
+        "gateways[0].phone_number",
+        "is required when force_sign_in is forcelogin: the vendor marks phonenum mandatory for "
+        "login and forcelogin (cec_07_1202, cec_07_1203)",
+    ),
+    (
+        "unknown force_sign_in",
+        {"gateways": [gateway(force_sign_in="loginex")]},
+        "gateways[0].force_sign_in",
+        '"loginex" is not one of forceloginex, forcelogin',
+    ),
+    (
+        "unknown sign_in_status",
+        {"gateways": [gateway(sign_in_status="ready")]},
+        "gateways[0].sign_in_status",
+        '"ready" is not one of busy, idle, wrap_up',
+    ),
+    (
+        "sign_in_status a number",
+        {"gateways": [gateway(sign_in_status=4)]},
+        "gateways[0].sign_in_status",
+        "expected one of busy, idle, wrap_up, got an integer 4",
     ),
     # timeout
     (
@@ -487,6 +533,73 @@ INVALID: list[tuple[str, str | dict[str, Any], str, str]] = [
         "gateways[0].max_concurrency",
         'expected an integer, got a string "8"',
     ),
+    # max_response_size, max_ids
+    (
+        "response size too small",
+        {"gateways": [gateway(max_response_size="1KiB")]},
+        "gateways[0].max_response_size",
+        'must be 64KiB to 1GiB, got "1KiB"',
+    ),
+    (
+        "response size too large",
+        {"gateways": [gateway(max_response_size="2GiB")]},
+        "gateways[0].max_response_size",
+        'must be 64KiB to 1GiB, got "2GiB"',
+    ),
+    (
+        "response size bytes too small",
+        {"gateways": [gateway(max_response_size=1000)]},
+        "gateways[0].max_response_size",
+        "must be 64KiB to 1GiB, got 1000",
+    ),
+    (
+        "response size lower-case unit",
+        {"gateways": [gateway(max_response_size="16mb")]},
+        "gateways[0].max_response_size",
+        '"16mb" is not a size (use e.g. 16MiB, 512KiB, 8MB or a number of bytes)',
+    ),
+    (
+        "response size with a space",
+        {"gateways": [gateway(max_response_size="16 MiB")]},
+        "gateways[0].max_response_size",
+        "is not a size",
+    ),
+    (
+        "response size negative",
+        {"gateways": [gateway(max_response_size="-16MiB")]},
+        "gateways[0].max_response_size",
+        '"-16MiB" is negative',
+    ),
+    (
+        "response size a fraction of a byte",
+        {"gateways": [gateway(max_response_size="100000.5")]},
+        "gateways[0].max_response_size",
+        "not a whole number of bytes",
+    ),
+    (
+        "response size a float",
+        {"gateways": [gateway(max_response_size=1.5e6)]},
+        "gateways[0].max_response_size",
+        "expected a size (use e.g. 16MiB",
+    ),
+    (
+        "response size a bool",
+        {"gateways": [gateway(max_response_size=True)]},
+        "gateways[0].max_response_size",
+        "got a boolean true",
+    ),
+    (
+        "zero max_ids",
+        {"gateways": [gateway(max_ids=0)]},
+        "gateways[0].max_ids",
+        "must be at least 1, got 0",
+    ),
+    (
+        "max_ids a string",
+        {"gateways": [gateway(max_ids="100000")]},
+        "gateways[0].max_ids",
+        'expected an integer, got a string "100000"',
+    ),
     # conferences
     (
         "non-integer id",
@@ -525,6 +638,37 @@ INVALID: list[tuple[str, str | dict[str, Any], str, str]] = [
         "too large",
     ),
     (
+        "superscript digit id",
+        {"gateways": [gateway(conferences={"ids": ["²"]})]},
+        "gateways[0].conferences.ids[0]",
+        '"²" is not a conference ID (a positive integer)',
+    ),
+    (
+        "arabic-indic digit id",
+        {"gateways": [gateway(conferences={"ids": ["٣"]})]},
+        "gateways[0].conferences.ids[0]",
+        '"٣" is not a conference ID',
+    ),
+    (
+        "id with spaces",
+        {"gateways": [gateway(conferences={"ids": [" 7"]})]},
+        "gateways[0].conferences.ids[0]",
+        "is not a conference ID",
+    ),
+    (
+        "id string too large",
+        {"gateways": [gateway(conferences={"ids": ["9" * 5000]})]},
+        "gateways[0].conferences.ids[0]",
+        "too large for a conference ID",
+    ),
+    (
+        "id too long for python's int",
+        "gateways:\n- name: a\n  url: https://gw\n  agent_id: 153\n"
+        f"  password_env: CC_EAST_PASSWORD\n  conferences: {{ids: [{'9' * 5000}]}}\n",
+        "gateways[0].conferences.ids[0]",
+        "too large for a conference ID",
+    ),
+    (
         "duplicate id",
         {"gateways": [gateway(conferences={"ids": [7, 8, 7]})]},
         "gateways[0].conferences.ids[2]",
@@ -541,6 +685,30 @@ INVALID: list[tuple[str, str | dict[str, Any], str, str]] = [
         {"gateways": [gateway(conferences={"max_conferences": -1})]},
         "gateways[0].conferences.max_conferences",
         "must be at least 0, got -1",
+    ),
+    (
+        "keep_stale_for too long",
+        {"gateways": [gateway(conferences={"keep_stale_for": "2h"})]},
+        "gateways[0].conferences.keep_stale_for",
+        'must be at most 3600s, got "2h"',
+    ),
+    (
+        "keep_stale_for negative",
+        {"gateways": [gateway(conferences={"keep_stale_for": "-1s"})]},
+        "gateways[0].conferences.keep_stale_for",
+        '"-1s" is negative',
+    ),
+    (
+        "keep_stale_for not a duration",
+        {"gateways": [gateway(conferences={"keep_stale_for": "five minutes"})]},
+        "gateways[0].conferences.keep_stale_for",
+        "is not a duration",
+    ),
+    (
+        "ids_file with a NUL",
+        {"gateways": [gateway(conferences={"ids_file": "ids\0"})]},
+        "gateways[0].conferences.ids_file",
+        "contains a NUL character",
     ),
     (
         "ids_file a directory",
@@ -560,6 +728,18 @@ INVALID: list[tuple[str, str | dict[str, Any], str, str]] = [
         {"gateways": [gateway(participants={"address": "full"})]},
         "gateways[0].participants.address",
         '"full" is not one of masked, hashed, plain, omit',
+    ),
+    (
+        "zero participants per conference",
+        {"gateways": [gateway(participants={"max_per_conference": 0})]},
+        "gateways[0].participants.max_per_conference",
+        "must be at least 1, got 0",
+    ),
+    (
+        "participants per conference a string",
+        {"gateways": [gateway(participants={"max_per_conference": "500"})]},
+        "gateways[0].participants.max_per_conference",
+        "expected an integer",
     ),
     (
         "participants metrics a string",
@@ -591,6 +771,12 @@ INVALID: list[tuple[str, str | dict[str, Any], str, str]] = [
         {"gateways": [gateway(tls={"ca_file": "junk.pem"})]},
         "gateways[0].tls.ca_file",
         "holds no PEM certificate",
+    ),
+    (
+        "ca file a number",
+        {"gateways": [gateway(tls={"ca_file": 5})]},
+        "gateways[0].tls.ca_file",
+        "expected a file path, got an integer 5",
     ),
     (
         "bad server name",
@@ -646,6 +832,18 @@ INVALID: list[tuple[str, str | dict[str, Any], str, str]] = [
         {"web": {"listen_address": "my host:9865"}},
         "web.listen_address",
         "is not HOST:PORT",
+    ),
+    (
+        "listen non-ascii port",
+        {"web": {"listen_address": ":٩٨٦٥"}},
+        "web.listen_address",
+        "is not HOST:PORT",
+    ),
+    (
+        "listen huge port",
+        {"web": {"listen_address": ":" + "9" * 5000}},
+        "web.listen_address",
+        "port outside 0 to 65535",
     ),
     (
         "listen a number",
@@ -755,7 +953,7 @@ gateways:
     url: https://gw-b
 """
     first, second = load(tmp_path, text).config.gateways
-    assert (second.name, second.url, second.timeout) == ("b", "https://gw-b", 5.0)
+    assert (second.name, second.url, second.timeout) == ("b", "https://gw-b:8043", 5.0)
     assert second.password == first.password
 
 
@@ -791,6 +989,8 @@ def test_defaults(tmp_path: Path) -> None:
                 phone_number="",
                 sign_in="loginex",
                 force_on_conflict=False,
+                force_sign_in="forceloginex",
+                sign_in_status="busy",
                 tls=TLSConfig(
                     ca_file="",
                     cert_file="",
@@ -800,6 +1000,9 @@ def test_defaults(tmp_path: Path) -> None:
                 ),
                 timeout=10.0,
                 max_concurrency=8,
+                share_window=0.0,
+                max_response_size=16 * 1024 * 1024,
+                max_ids=100_000,
                 conferences=ConferencesConfig(
                     discover=True,
                     ids=(),
@@ -807,8 +1010,11 @@ def test_defaults(tmp_path: Path) -> None:
                     from_events=True,
                     per_conference_metrics=True,
                     max_conferences=5000,
+                    keep_stale_for=300.0,
                 ),
-                participants=ParticipantsConfig(metrics=False, address="masked"),
+                participants=ParticipantsConfig(
+                    metrics=False, address="masked", max_per_conference=500
+                ),
             ),
         ),
     )
@@ -856,9 +1062,14 @@ def test_every_key_set(tmp_path: Path) -> None:
                     phone_number=70005,
                     sign_in="forcelogin",
                     force_on_conflict=True,
+                    force_sign_in="forceloginex",
+                    sign_in_status="wrap_up",
                     tls={"ca_file": "ca.pem", "server_name": "gw.example"},
                     timeout="1m30s",
                     max_concurrency=256,
+                    share_window="15s",
+                    max_response_size="64MiB",
+                    max_ids=20,
                     conferences={
                         "discover": False,
                         "ids": ["1029889", 1029888, 5],
@@ -866,8 +1077,13 @@ def test_every_key_set(tmp_path: Path) -> None:
                         "from_events": False,
                         "per_conference_metrics": False,
                         "max_conferences": 3,
+                        "keep_stale_for": "0s",
                     },
-                    participants={"metrics": True, "address": "hashed"},
+                    participants={
+                        "metrics": True,
+                        "address": "hashed",
+                        "max_per_conference": 50,
+                    },
                 )
             ],
         },
@@ -879,10 +1095,15 @@ def test_every_key_set(tmp_path: Path) -> None:
     assert gw.phone_number == "70005"
     assert gw.sign_in == "forcelogin"
     assert gw.force_on_conflict is True
+    assert gw.force_sign_in == "forceloginex"
+    assert gw.sign_in_status == "wrap_up"
     assert gw.tls.ca_file == str(tmp_path / "ca.pem")
     assert gw.tls.server_name == "gw.example"
     assert gw.timeout == 90.0
     assert gw.max_concurrency == 256
+    assert gw.share_window == 15.0
+    assert gw.max_response_size == 64 * 1024 * 1024
+    assert gw.max_ids == 20
     assert gw.conferences == ConferencesConfig(
         discover=False,
         ids=(5, 1029888, 1029889),
@@ -890,9 +1111,15 @@ def test_every_key_set(tmp_path: Path) -> None:
         from_events=False,
         per_conference_metrics=False,
         max_conferences=3,
+        keep_stale_for=0.0,
     )
-    assert gw.participants == ParticipantsConfig(metrics=True, address="hashed")
-    assert loaded.warnings == ()
+    assert gw.participants == ParticipantsConfig(
+        metrics=True, address="hashed", max_per_conference=50
+    )
+    assert loaded.warnings == (
+        "gateways[0].agent_id: 999999 is above 59999: older gateways accept 101-59999 only "
+        "(cec_07_1224) and answer a larger agent ID with HTTP 404",
+    )
 
 
 @pytest.mark.parametrize(
@@ -909,10 +1136,16 @@ def test_listen_addresses_accepted(tmp_path: Path, address: str) -> None:
     [
         ("https://10.0.0.5:8043", "https://10.0.0.5:8043"),
         ("https://10.0.0.5:8043/", "https://10.0.0.5:8043"),
-        ("HTTP://gw", "http://gw"),
+        # No port: the vendor's default 8043 (cec_07_1202), whatever the scheme.
+        ("https://10.0.0.5", "https://10.0.0.5:8043"),
+        ("https://10.0.0.5:", "https://10.0.0.5:8043"),
+        ("HTTP://gw", "http://gw:8043"),
+        ("https://gw:443", "https://gw:443"),
         ("https://[fd00::5]:8043", "https://[fd00::5]:8043"),
-        ("https://proxy.example/cc-east//", "https://proxy.example/cc-east"),
-        ("https://proxy.example/@gw", "https://proxy.example/@gw"),
+        ("https://[fd00::5]", "https://[fd00::5]:8043"),
+        ("https://proxy.example/cc-east//", "https://proxy.example:8043/cc-east"),
+        ("https://proxy.example:443/cc-east", "https://proxy.example:443/cc-east"),
+        ("https://proxy.example/@gw", "https://proxy.example:8043/@gw"),
     ],
 )
 def test_url_normalised(tmp_path: Path, url: str, normalised: str) -> None:
@@ -1411,3 +1644,109 @@ def test_share_window_is_off_by_default_and_accepts_zero(
     extra = {} if raw is None else {"share_window": raw}
     loaded = load(tmp_path, {"gateways": [gateway(**extra)]})
     assert loaded.config.gateways[0].share_window == seconds
+
+
+# --------------------------------------------------------------------------------------------
+# Sign-in settings (issue 14)
+
+
+@pytest.mark.parametrize(
+    ("sign_in", "forced"),
+    [("loginex", "forceloginex"), ("login", "forcelogin"), ("forcelogin", "forcelogin")],
+)
+def test_force_sign_in_defaults_to_the_licence_class_of_sign_in(
+    tmp_path: Path, sign_in: str, forced: str
+) -> None:
+    """Taking over a session must not start taking a licence the sign-in does not take."""
+    loaded = load(tmp_path, {"gateways": [gateway(sign_in=sign_in, phone_number="70005")]})
+    assert loaded.config.gateways[0].force_sign_in == forced
+    assert default_force_sign_in(sign_in) == forced  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"sign_in": "login", "phone_number": "70005"},
+        {"sign_in": "forcelogin", "phone_number": 70005},
+        {"force_sign_in": "forcelogin", "phone_number": "70005"},
+        {"sign_in": "loginex"},
+        {"sign_in": "loginex", "force_sign_in": "forceloginex", "force_on_conflict": True},
+        {"sign_in": "login", "force_sign_in": "forceloginex", "phone_number": "70005"},
+    ],
+)
+def test_phone_number_only_required_where_the_vendor_requires_it(
+    tmp_path: Path, overrides: dict[str, Any]
+) -> None:
+    gw = load(tmp_path, {"gateways": [gateway(**overrides)]}).config.gateways[0]
+    assert gw.sign_in == overrides.get("sign_in", "loginex")
+    assert gw.phone_number == str(overrides.get("phone_number", ""))
+
+
+@pytest.mark.parametrize(("status", "code"), [("busy", 3), ("idle", 4), ("wrap_up", 5)])
+def test_sign_in_status(tmp_path: Path, status: str, code: int) -> None:
+    gw = load(tmp_path, {"gateways": [gateway(sign_in_status=status)]}).config.gateways[0]
+    assert gw.sign_in_status == status
+    assert SIGN_IN_STATUS_CODES[gw.sign_in_status] == code
+
+
+@pytest.mark.parametrize(("agent_id", "warned"), [("59999", False), ("60000", True), (101, False)])
+def test_agent_id_above_59999_warns_for_older_gateways(
+    tmp_path: Path, agent_id: object, warned: bool
+) -> None:
+    loaded = load(tmp_path, {"gateways": [gateway(agent_id=agent_id)]})
+    expected = (
+        (
+            f"gateways[0].agent_id: {agent_id} is above 59999: older gateways accept 101-59999 "
+            "only (cec_07_1224) and answer a larger agent ID with HTTP 404",
+        )
+        if warned
+        else ()
+    )
+    assert loaded.warnings == expected
+
+
+# --------------------------------------------------------------------------------------------
+# Bounds (issues 12 and 13)
+
+
+@pytest.mark.parametrize(
+    ("raw", "size"),
+    [
+        ("16MiB", 16 * 1024**2),
+        ("64KiB", 65536),
+        ("1GiB", 1024**3),
+        ("8MB", 8_000_000),
+        ("1.5MiB", 1_572_864),
+        ("100000", 100_000),
+        (65536, 65536),
+        ("1000000B", 1_000_000),
+    ],
+)
+def test_max_response_size_accepts_sizes(tmp_path: Path, raw: object, size: int) -> None:
+    gw = load(tmp_path, {"gateways": [gateway(max_response_size=raw)]}).config.gateways[0]
+    assert gw.max_response_size == size
+
+
+@pytest.mark.parametrize(("raw", "seconds"), [("0s", 0.0), (0, 0.0), ("1h", 3600.0), (90, 90.0)])
+def test_keep_stale_for_accepts_zero_to_an_hour(
+    tmp_path: Path, raw: object, seconds: float
+) -> None:
+    gw = load(
+        tmp_path, {"gateways": [gateway(conferences={"keep_stale_for": raw})]}
+    ).config.gateways[0]
+    assert gw.conferences.keep_stale_for == seconds
+
+
+def test_caps_accept_one(tmp_path: Path) -> None:
+    gw = load(
+        tmp_path,
+        {"gateways": [gateway(max_ids=1, participants={"max_per_conference": 1})]},
+    ).config.gateways[0]
+    assert (gw.max_ids, gw.participants.max_per_conference) == (1, 1)
+
+
+def test_url_without_port_is_the_same_setting_as_8043(tmp_path: Path) -> None:
+    """A reload that only adds the default port keeps the session."""
+    with_port = load(tmp_path, {"gateways": [gateway(url="https://gw:8043")]}).config
+    without = load(tmp_path, {"gateways": [gateway(url="https://gw")]}).config
+    assert with_port == without
