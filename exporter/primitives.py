@@ -165,7 +165,7 @@ def parse_conference_id(value: object) -> int:
         if len(digits) > len(str(CONFERENCE_ID_MAX)):
             # int() of thousands of digits is refused by Python itself (and slow before that).
             raise ValueError(f"{show(value)} is too large for a conference ID")
-        number = int(value)
+        number = int(digits or "0")
     if number is None or number < CONFERENCE_ID_MIN:
         raise ValueError(f"{show(value)} is not a conference ID ({_CONFERENCE_ID_HINT})")
     if number > CONFERENCE_ID_MAX:
@@ -257,11 +257,15 @@ def parse_size(text: str) -> int:
     if match is None:
         raise ValueError(f"{shown} is not a size ({SIZE_HINT})")
     number, unit = match["number"], match["unit"]
-    if unit is None and "." in number:
+    whole, _, fraction = number.partition(".")
+    whole, fraction = whole.lstrip("0") or "0", fraction.rstrip("0")
+    if unit is None and fraction:
         raise ValueError(f"{shown} is not a whole number of bytes")
-    if len(number.lstrip("0")) > _MAX_SIZE_DIGITS:
+    if len(whole) > _MAX_SIZE_DIGITS:
         raise ValueError(f"{shown} is too large for a size")
-    value = Fraction(number) * SIZE_UNITS[unit or "B"]
+    if len(fraction) > _MAX_SIZE_DIGITS:
+        raise ValueError(f"{shown} has more decimal places than a size can use")
+    value = Fraction(f"{whole}.{fraction}" if fraction else whole) * SIZE_UNITS[unit or "B"]
     if value.denominator != 1:
         raise ValueError(f"{shown} is not a whole number of bytes")
     return int(value)
@@ -306,19 +310,20 @@ def parse_listen_address(text: str) -> tuple[str, int]:
     host, sep, port = text.rpartition(":")
     if not sep or not _ASCII_DIGITS.fullmatch(port):
         raise ValueError(f"{wrong} ({LISTEN_ADDRESS_HINT})")
-    if len(port.lstrip("0")) > 5 or int(port) > _MAX_PORT:
+    digits = port.lstrip("0") or "0"
+    if len(digits) > 5 or int(digits) > _MAX_PORT:
         raise ValueError(f"{wrong}: it has a port outside 0 to {_MAX_PORT}")
     if host.startswith("[") and host.endswith("]"):
         try:
             ipaddress.IPv6Address(host[1:-1])
         except ValueError:
             raise ValueError(f"{wrong}: it has an invalid IPv6 address in brackets") from None
-        return host[1:-1], int(port)
+        return host[1:-1], int(digits)
     if ":" in host:
         raise ValueError(f"{wrong}: an IPv6 host needs brackets, e.g. [::]:9865")
     if host and not is_host_name(host):
         raise ValueError(f"{wrong} ({LISTEN_ADDRESS_HINT})")
-    return host or "0.0.0.0", int(port)
+    return host or "0.0.0.0", int(digits)
 
 
 # --------------------------------------------------------------------------------------------
