@@ -1,33 +1,42 @@
-"""`ccgw-exporter`: flags, wiring, signals.
+"""`ccgw-exporter`: the command line. Flags only: the exporter is assembled in app.py.
 
-Flags follow the Prometheus exporters' dotted style (`--config.file`, `--web.listen-address`)
-so operators can carry their habits over.
+Flags follow the Prometheus exporters' dotted style (`--config.file`, `--web.listen-address`,
+`--web.enable-lifecycle`, `--web.max-connections`) so operators can carry their habits over.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
-import logging
-import signal
 import sys
 from collections.abc import Sequence
 
-from aiohttp import web
-
 from . import __version__, memtune
+from .app import ListenError, serve
 from .bundled import assets_dir
-from .config import ConfigError, LoadedConfig, load_config
-from .logs import kv, setup_logging
-from .shutdown import Draining
-from .targets import Targets
-from .web import Exporter, ReloadFunction, make_app
-from .webconfig import WebSecurity, check_web_config, reload_with_web_config
+from .config import ConfigError, load_config
+from .httpserver import DEFAULT_LIMITS, Limits
+from .logs import setup_logging
+from .primitives import DURATION_HINT, parse_duration, parse_listen_address
+from .webconfig import WebSecurity, check_web_config
 
-log = logging.getLogger("ccgw_exporter")
+DEMO_ADDRESS = "127.0.0.1:9865"
 
-SHUTDOWN_GRACE = 5.0  # seconds to finish scrapes in flight on SIGTERM/SIGINT
+
+def _duration(text: str) -> float:
+    try:
+        seconds = parse_duration(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    if seconds <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be greater than 0 ({DURATION_HINT})")
+    return seconds
+
+
+def _positive(text: str) -> int:
+    if not text.isascii() or not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of at least 1")
+    return int(text)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -57,6 +66,40 @@ def build_parser() -> argparse.ArgumentParser:
         help="HOST:PORT to serve on; overrides web.listen_address",
     )
     parser.add_argument(
+        "--web.enable-lifecycle",
+        dest="enable_lifecycle",
+        action="store_true",
+        help="answer POST /-/reload (off by default, as in Prometheus; SIGHUP always reloads)",
+    )
+    parser.add_argument(
+        "--web.max-connections",
+        dest="max_connections",
+        type=_positive,
+        default=DEFAULT_LIMITS.max_connections,
+        metavar="N",
+        help="connections the exporter's port holds at once; beyond it the longest waiting "
+        "for a request or idle gives way, or the new one is refused (default %(default)s; "
+        "lowered to fit the open-files limit)",
+    )
+    parser.add_argument(
+        "--web.header-timeout",
+        dest="header_timeout",
+        type=_duration,
+        default=DEFAULT_LIMITS.header_timeout,
+        metavar="DUR",
+        help="time a connection has to send a whole request head, TLS handshake included "
+        "(default 10s)",
+    )
+    parser.add_argument(
+        "--web.idle-timeout",
+        dest="idle_timeout",
+        type=_duration,
+        default=DEFAULT_LIMITS.idle_timeout,
+        metavar="DUR",
+        help="time a kept-alive connection may sit idle between requests, and a client may "
+        "stop reading an answer (default 75s)",
+    )
+    parser.add_argument(
         "--log.level",
         dest="log_level",
         default="info",
@@ -80,15 +123,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def parse_listen_address(text: str) -> tuple[str, int]:
-    """`host:port`, `:port` (all interfaces) or `[v6]:port`."""
-    host, sep, port = text.rpartition(":")
-    if not sep or not port.isdigit() or not 0 <= int(port) <= 65535:
-        raise ValueError(f"listen address {text!r} is not HOST:PORT")
-    host = host.strip("[]") or "0.0.0.0"
-    return host, int(port)
-
-
 def check_config(path: str) -> int:
     try:
         loaded = load_config(path)
@@ -105,101 +139,21 @@ def check_config(path: str) -> int:
     return 0
 
 
-async def serve(
-    loaded: LoadedConfig,
-    path: str | None,
-    listen_address: str,
-    *,
-    ready: asyncio.Future[tuple[str, int]] | None = None,
-    stop: asyncio.Event | None = None,
-    security: WebSecurity | None = None,
-) -> None:
-    """Run until SIGTERM/SIGINT (or `stop`): then stop accepting scrapes, finish those in
-    flight for up to 5 s, sign every session out."""
-    for warning in loaded.warnings:
-        log.warning(warning)
-    targets = Targets(loaded.config, path=path)
-    exporter = Exporter(targets)
-    reload_all = reload_with_web_config(targets, security) if security else targets.reload
-    draining = Draining()
-    middlewares = [draining.middleware, *([security.middleware] if security else [])]
-    app = make_app(exporter, middlewares=middlewares, reloader=reload_all)
-    runner = web.AppRunner(app, access_log=None, shutdown_timeout=SHUTDOWN_GRACE)
-    await runner.setup()
-    host, port = parse_listen_address(listen_address)
-    if security:
-        for warning in security.warnings:
-            log.warning(warning, extra=kv(path=security.path))
-        log.info("web config loaded", extra=kv(**security.summary()))
-    site = web.TCPSite(runner, host, port, ssl_context=security.ssl_context if security else None)
-    await site.start()
-    bound = _bound_address(runner, host, port)
-    targets.start()
-    log.info(
-        "listening",
-        extra=kv(
-            address=f"{bound[0]}:{bound[1]}",
-            version=__version__,
-            gateways=len(loaded.config.gateways),
-        ),
-    )
-    collections = memtune.PeriodicCollection()
-    collections.start()
-    if ready is not None:
-        ready.set_result(bound)
-    stop = stop or asyncio.Event()
-    loop = asyncio.get_running_loop()
-    installed: list[signal.Signals] = []
-    with contextlib.suppress(NotImplementedError, RuntimeError):
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, stop.set)
-            installed.append(sig)
-        loop.add_signal_handler(signal.SIGHUP, lambda: loop.create_task(_reload(reload_all)))
-        installed.append(signal.SIGHUP)
-    try:
-        await stop.wait()
-    finally:
-        # The signal handlers stay until the end: a second SIGTERM or Ctrl-C during the grace
-        # must not kill the process before the sessions are signed out.
-        log.info(
-            "shutting down",
-            extra=kv(grace=f"{SHUTDOWN_GRACE:g}s", scrapes_in_flight=draining.in_flight),
-        )
-        await site.stop()  # new connections are refused from here on
-        cut = await draining.drain(SHUTDOWN_GRACE)
-        if cut:
-            log.warning("scrapes cut at the end of the grace", extra=kv(scrapes=cut))
-        await runner.cleanup()
-        await targets.stop()
-        collections.stop()
-        for sig in installed:
-            loop.remove_signal_handler(sig)
-        log.info("stopped")
-
-
-async def _reload(reload_all: ReloadFunction) -> None:
-    log.info("SIGHUP: reloading the config")
-    await reload_all()
-
-
-def _bound_address(runner: web.AppRunner, host: str, port: int) -> tuple[str, int]:
-    """The real port when 0 was asked for (tests and the demo)."""
-    for address in runner.addresses:
-        if isinstance(address, tuple) and len(address) >= 2:
-            return str(address[0]), int(address[1])
-    return host, port
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.assets_dir:
         print(assets_dir())
         return 0
     setup_logging(args.log_level, args.log_format)
+    limits = Limits(args.max_connections, args.header_timeout, args.idle_timeout)
     if args.demo:
         from .demo import run_demo
 
-        return run_demo(listen_address=args.listen_address or "127.0.0.1:9865")
+        return run_demo(
+            listen_address=args.listen_address or DEMO_ADDRESS,
+            lifecycle=args.enable_lifecycle,
+            limits=limits,
+        )
     if not args.config_file:
         print("ccgw-exporter: --config.file is required (or --demo)", file=sys.stderr)
         return 2
@@ -226,13 +180,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         parse_listen_address(listen)
     except ValueError as error:
-        print(f"ccgw-exporter: {error}", file=sys.stderr)
+        print(f"ccgw-exporter: --web.listen-address: {error}", file=sys.stderr)
         return 2
     memtune.tune()
     try:
-        asyncio.run(serve(loaded, args.config_file, listen, security=security))
-    except OSError as error:
-        log.error("cannot serve", extra=kv(address=listen, error=str(error)))
+        asyncio.run(
+            serve(
+                loaded,
+                args.config_file,
+                listen,
+                security=security,
+                lifecycle=args.enable_lifecycle,
+                limits=limits,
+            )
+        )
+    except ListenError as error:
+        error.report()
         return 1
     return 0
 

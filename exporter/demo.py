@@ -3,7 +3,8 @@
 It runs the real thing end to end, nothing mocked: an HTTPS simulated gateway with dynamic
 Guid rotation and a few dozen living conferences, and the exporter signed in to it through a
 config file written beside the simulator's CA certificate. That file can be edited and
-reloaded (`POST /-/reload` or SIGHUP) to try configuration changes.
+reloaded (SIGHUP, or `POST /-/reload` with --web.enable-lifecycle) to try configuration
+changes.
 """
 
 from __future__ import annotations
@@ -11,14 +12,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import importlib.util
+import os
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import yaml
 
-from .cli import serve
+from .app import ListenError, serve
 from .config import load_config
+from .httpserver import DEFAULT_LIMITS, Limits
 
 DEMO_CONFERENCES = 36
 INSPECTOR_ID = "153"
@@ -56,7 +60,7 @@ SIMULATOR_MISSING = (
 )
 
 
-async def _run(listen_address: str, workdir: Path) -> None:
+async def _run(listen_address: str, workdir: Path, lifecycle: bool, limits: Limits) -> None:
     from ccgw_simulator import GatewaySimulator, SimulatorConfig
 
     sim = GatewaySimulator(
@@ -83,9 +87,24 @@ async def _run(listen_address: str, workdir: Path) -> None:
         config_path.write_text(yaml.safe_dump(config, sort_keys=False))
         loaded = load_config(config_path)
         ready: asyncio.Future[tuple[str, int]] = asyncio.get_running_loop().create_future()
-        server = asyncio.ensure_future(serve(loaded, str(config_path), listen_address, ready=ready))
-        host, port = await asyncio.wait_for(asyncio.shield(ready), 10)
+        server = asyncio.ensure_future(
+            serve(
+                loaded,
+                str(config_path),
+                listen_address,
+                ready=ready,
+                lifecycle=lifecycle,
+                limits=limits,
+            )
+        )
+        # Whichever comes first: listening, or the reason it cannot (a port in use).
+        first: set[asyncio.Future[Any]] = {ready, server}
+        await asyncio.wait(first, timeout=10, return_when=asyncio.FIRST_COMPLETED)
+        if server.done():
+            server.result()  # raises ListenError
+        host, port = ready.result()
         base = f"http://{host}:{port}"
+        reload_hint = f"curl -X POST {base}/-/reload" if lifecycle else f"kill -HUP {os.getpid()}"
         print(
             "\nccgw-exporter demo is running (Ctrl-C to stop)\n"
             f"  exporter          {base}/\n"
@@ -94,7 +113,7 @@ async def _run(listen_address: str, workdir: Path) -> None:
             f"  simulated gateway {sim.url}  (HTTPS, dynamic Guid rotation, "
             f"{DEMO_CONFERENCES} living conferences)\n"
             f"  simulator admin   {sim.url}/simulator/stats\n"
-            f"  exporter config   {config_path}  (edit, then: curl -X POST {base}/-/reload)\n"
+            f"  exporter config   {config_path}  (edit, then: {reload_hint})\n"
             f"  simulator CA      {sim.ca_file}\n",
             flush=True,
         )
@@ -103,7 +122,12 @@ async def _run(listen_address: str, workdir: Path) -> None:
         await sim.stop()
 
 
-def run_demo(listen_address: str = "127.0.0.1:9865") -> int:
+def run_demo(
+    listen_address: str = "127.0.0.1:9865",
+    *,
+    lifecycle: bool = False,
+    limits: Limits = DEFAULT_LIMITS,
+) -> int:
     if importlib.util.find_spec("ccgw_simulator") is None:
         print(SIMULATOR_MISSING, file=sys.stderr)
         return 2
@@ -111,5 +135,9 @@ def run_demo(listen_address: str = "127.0.0.1:9865") -> int:
         tempfile.TemporaryDirectory(prefix="ccgw-demo-") as workdir,
         contextlib.suppress(KeyboardInterrupt),
     ):
-        asyncio.run(_run(listen_address, Path(workdir)))
+        try:
+            asyncio.run(_run(listen_address, Path(workdir), lifecycle, limits))
+        except ListenError as error:
+            error.report()
+            return 1
     return 0

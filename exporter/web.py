@@ -3,6 +3,9 @@
 A scrape is followed from here: the handler turns the scrape timeout header into a deadline,
 asks each gateway's target for a collection (shared with concurrent scrapes), and renders the
 views with the exposition module in the negotiated format.
+
+The routes only: the listener's limits are exporter/httpserver.py's, the credentials
+exporter/webconfig.py's, and what a reload does exporter/app.py's.
 """
 
 from __future__ import annotations
@@ -30,27 +33,29 @@ from .exposition import (
     GatewayView,
     Renderer,
     SharedBodies,
+    view_of,
 )
-from .gateway.client import SIGN_IN_METHODS
 from .selfmetrics import ExporterMetrics
 from .targets import Targets
 
 if TYPE_CHECKING:
     from .collector import Collection, GatewayTarget
+    from .httpserver import HTTPStats
 
 log = logging.getLogger(__name__)
 
 EXPORTER_KEY: web.AppKey[Exporter] = web.AppKey("exporter")
-ReloadFunction = Callable[[], Awaitable[tuple[bool, str]]]
-RELOAD_KEY: web.AppKey[ReloadFunction] = web.AppKey("reload")
+#: Reloads the configuration; True when it worked. Its problems go to the log, never here.
+Reload = Callable[[], Awaitable[bool]]
+RELOAD_KEY: web.AppKey[Reload | None] = web.AppKey("reload")
 
 
 class Exporter:
     """The running exporter: the gateway targets, its own metrics, the renderers."""
 
-    def __init__(self, targets: Targets) -> None:
+    def __init__(self, targets: Targets, http: HTTPStats | None = None) -> None:
         self.targets = targets
-        self.self_metrics = ExporterMetrics(targets)
+        self.self_metrics = ExporterMetrics(targets, http)
         self.registry = CollectorRegistry(auto_describe=True)
         self.registry.register(ProcessCollector(registry=None))
         self.registry.register(self.self_metrics)
@@ -89,20 +94,7 @@ class Exporter:
 
 
 def _view(target: GatewayTarget, collection: Collection) -> GatewayView:
-    config = target.config
-    sign_in = SIGN_IN_METHODS[config.sign_in][0]
-    methods = (sign_in, "getAgentEvent", "queryConfInfos") + (
-        ("queryAllConfIds",) if config.conferences.discover else ()
-    )
-    return GatewayView(
-        collection,
-        target.stats,
-        methods=methods,
-        sign_in_method=sign_in,
-        discovery_failures=target.discovery_failures,
-        participant_metrics=config.participants.metrics,
-        address_mode=config.participants.address,
-    )
+    return view_of(target, collection, backoff=target.session.retry_in)
 
 
 class SlicedBody(Payload):
@@ -214,9 +206,39 @@ async def ready(request: web.Request) -> web.Response:
     return web.Response(text="OK\n")
 
 
+# Content types an HTML form (or a "simple" cross-origin fetch, which needs no preflight) can
+# send. A script reloads with an empty POST (`curl -X POST URL`), which sends none of them.
+_FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data", "text/plain")
+
+
 async def reload(request: web.Request) -> web.Response:
-    ok, message = await request.app[RELOAD_KEY]()
-    return web.Response(status=200 if ok else 500, text=message + "\n")
+    """`POST /-/reload`, as Prometheus's own: off unless --web.enable-lifecycle (403 with the
+    hint), and never for a browser: a request carrying `Origin` (every cross-site and
+    same-site POST a browser makes, DNS rebinding included), `Sec-Fetch-Site` other than
+    `none`, or a form content type is refused, so a web page cannot make a visitor's browser
+    reload. The answer says only whether it worked: the configuration's problems name files
+    and paths, and go to the log."""
+    reloader = request.app[RELOAD_KEY]
+    if reloader is None:
+        return web.Response(
+            status=403,
+            text="lifecycle API is not enabled; start ccgw-exporter with --web.enable-lifecycle "
+            "(or send SIGHUP)\n",
+        )
+    fetch_site = request.headers.get("Sec-Fetch-Site", "none").lower()
+    content_type = request.headers.get("Content-Type", "").split(";")[0].strip().lower()
+    if "Origin" in request.headers or fetch_site != "none" or content_type in _FORM_TYPES:
+        return web.Response(
+            status=403,
+            text="refused: /-/reload takes a POST without a body from a script, not from a "
+            "browser or a form (curl -X POST URL)\n",
+        )
+    if await reloader():
+        return web.Response(text="reloaded\n")
+    return web.Response(
+        status=500,
+        text="reload failed; the previous configuration stays; the exporter's log says why\n",
+    )
 
 
 async def landing(request: web.Request) -> web.Response:
@@ -275,13 +297,14 @@ def make_app(
     exporter: Exporter,
     *,
     middlewares: Sequence[Middleware] = (),
-    reloader: ReloadFunction | None = None,
+    reloader: Reload | None = None,
 ) -> web.Application:
-    """`middlewares` run outside the error handler (the web config's auth and headers);
-    `reloader` replaces the gateway-config reload when more than one file is reloaded."""
+    """`middlewares` run outside the error handler (the listener's request tracking, the web
+    config's auth and headers). Without `reloader` the lifecycle API is off: `POST
+    /-/reload` answers 403 (`--web.enable-lifecycle` gives one, exporter/app.py)."""
     app = web.Application(middlewares=[*middlewares, _errors])
     app[EXPORTER_KEY] = exporter
-    app[RELOAD_KEY] = reloader or exporter.targets.reload
+    app[RELOAD_KEY] = reloader
     app.router.add_get("/", landing)
     app.router.add_get("/metrics", metrics)
     app.router.add_get("/probe", probe)

@@ -30,31 +30,26 @@ import secrets
 import ssl
 import sys
 import time
+from collections import Counter, deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 import bcrypt
 from aiohttp import web
 
-from .config import (
-    ConfigError,
-    _check_cert_and_key,
-    _describe,
-    _Problems,
-    _refuse_passphrase,
-    _Section,
-    _show,
-    _tls_file,
-    load_yaml_file,
-)
 from .logs import kv
+from .primitives import (
+    ConfigError,
+    Problems,
+    Section,
+    describe,
+    load_yaml_file,
+    refuse_passphrase,
+    show,
+)
 from .secret import Secret
-
-if TYPE_CHECKING:
-    from .targets import Targets
-    from .web import ReloadFunction
 
 __all__ = [
     "BasicAuth",
@@ -67,7 +62,6 @@ __all__ = [
     "build_ssl_context",
     "check_web_config",
     "load_web_config",
-    "reload_with_web_config",
 ]
 
 log = logging.getLogger(__name__)
@@ -155,10 +149,15 @@ _TLS_KEYS = (
 _BCRYPT_RE = re.compile(r"\$2[abxy]?\$(?P<cost>[0-9]{2})\$[./A-Za-z0-9]{53}")
 _HEADER_VALUE_RE = re.compile(r"[\t\x20-\x7e\x80-\uffff]*")
 
-# A verified credential is remembered this long, so that a scrape pays for bcrypt (about
-# 70 ms at cost 10, seconds at high costs) once per this period instead of on every request.
+# A verified credential is remembered this long after its last use, so that a scrape pays
+# for bcrypt (about 70 ms at cost 10, seconds at high costs) once, not on every request.
 AUTH_CACHE_TTL = 300.0
 AUTH_CACHE_SIZE = 100
+# Password checks that may wait behind the running one (at cost 10 about a second's worth),
+# and how many of them one client address may hold; beyond either: 503 with Retry-After.
+AUTH_QUEUE_DEPTH = 16
+AUTH_QUEUE_PER_CLIENT = 4
+AUTH_RETRY_AFTER = "1"
 WWW_AUTHENTICATE = 'Basic realm="ccgw-exporter", charset="UTF-8"'
 
 
@@ -243,13 +242,13 @@ def load_web_config(path: str | Path) -> LoadedWebConfig:
 
 def parse_web_config(data: object, *, base_dir: str | Path) -> LoadedWebConfig:
     """Validate already-parsed YAML; raises :class:`ConfigError` listing every problem."""
-    problems = _Problems(Path(os.path.abspath(base_dir)), {})
+    problems = Problems(Path(os.path.abspath(base_dir)), {})
     if not isinstance(data, dict):
         problems.error(
-            "top level", f"expected a mapping (tls_server_config:, ...), got {_describe(data)}"
+            "top level", f"expected a mapping (tls_server_config:, ...), got {describe(data)}"
         )
         raise ConfigError(problems.errors)
-    root = _Section(
+    root = Section(
         problems,
         "",
         data,
@@ -272,7 +271,7 @@ def parse_web_config(data: object, *, base_dir: str | Path) -> LoadedWebConfig:
     return LoadedWebConfig(config, tuple(problems.warnings))
 
 
-def _refuse_unsupported(section: _Section, unsupported: dict[str, str]) -> None:
+def _refuse_unsupported(section: Section, unsupported: dict[str, str]) -> None:
     for key, instead in unsupported.items():
         if section.get(key) is not None:
             section.error(
@@ -280,24 +279,23 @@ def _refuse_unsupported(section: _Section, unsupported: dict[str, str]) -> None:
             )
 
 
-def _parse_tls(tls: _Section) -> TLSServerConfig | None:
+def _parse_tls(tls: Section) -> TLSServerConfig | None:
     # Any key set means TLS is wanted. The toolkit falls back to plain HTTP when cert_file is
     # missing; a file that says min_version: TLS13 and serves HTTP is refused here.
     if not any(tls.get(key) is not None for key in _TLS_KEYS):
         return None
     _refuse_unsupported(tls, _UNSUPPORTED_TLS)
-    cert = _tls_file(tls, "cert_file")
-    key = _tls_file(tls, "key_file")
+    cert = tls.tls_file("cert_file")
+    key = tls.tls_file("key_file")
     for name in ("cert_file", "key_file"):
         if not tls.get(name):
             tls.error(name, "is required in tls_server_config")
     if cert is not None and key is not None:
-        _check_cert_and_key(tls, cert[0], key[0])
+        tls.key_pair("cert_file", "key_file", cert[0], key[0])
 
     auth = tls.choice("client_auth_type", "NoClientCert", CLIENT_AUTH_TYPES)
-    ca = _tls_file(tls, "client_ca_file")
+    ca = tls.ca_bundle("client_ca_file")
     if ca is not None:
-        _check_client_ca(tls, ca[0])
         if auth == "NoClientCert":
             tls.error("client_ca_file", "is set but client_auth_type is NoClientCert")
     elif not tls.get("client_ca_file") and _VERIFY_MODES[auth] != ssl.CERT_NONE:
@@ -348,7 +346,7 @@ def _parse_tls(tls: _Section) -> TLSServerConfig | None:
     )
 
 
-def _check_ciphers(tls: _Section, ciphers: tuple[str, ...]) -> None:
+def _check_ciphers(tls: Section, ciphers: tuple[str, ...]) -> None:
     openssl_names = [n for n in (CIPHER_SUITES[c] for c in ciphers) if n]
     if ciphers and not openssl_names:
         tls.warn("cipher_suites", "lists only TLS 1.3 suites, which are not configurable")
@@ -359,36 +357,28 @@ def _check_ciphers(tls: _Section, ciphers: tuple[str, ...]) -> None:
             tls.error("cipher_suites", f"refused by OpenSSL: {exc.reason or exc}")
 
 
-def _check_client_ca(tls: _Section, path: Path) -> None:
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    try:
-        context.load_verify_locations(cafile=str(path))
-    except ssl.SSLError as exc:
-        tls.error("client_ca_file", f"{path} holds no PEM certificate ({exc.reason or exc})")
-
-
-def _names(section: _Section, key: str, known: tuple[str, ...]) -> tuple[str, ...]:
+def _names(section: Section, key: str, known: tuple[str, ...]) -> tuple[str, ...]:
     value = section.get(key)
     if value is None:
         return ()
     if not isinstance(value, list):
-        section.error(key, f"expected a list, got {_show(value)}")
+        section.error(key, f"expected a list, got {show(value)}")
         return ()
     names: list[str] = []
     for index, item in enumerate(value):
         where = f"{key}[{index}]"
         if not isinstance(item, str):
-            section.error(where, f"expected a name, got {_show(item)}")
+            section.error(where, f"expected a name, got {show(item)}")
         elif item not in known:
             close = difflib.get_close_matches(item, known, n=1)
             hint = f" (did you mean {close[0]}?)" if close else ""
-            section.error(where, f"{_show(item)} is not a known name{hint}")
+            section.error(where, f"{show(item)} is not a known name{hint}")
         elif item not in names:
             names.append(item)
     return tuple(names)
 
 
-def _parse_http(http: _Section) -> HTTPServerConfig:
+def _parse_http(http: Section) -> HTTPServerConfig:
     http2 = http.boolean("http2", True)
     if http.get("http2") is True:
         http.warn("http2", "is ignored: the exporter serves HTTP/1.1")
@@ -399,17 +389,17 @@ def _parse_http(http: _Section) -> HTTPServerConfig:
         if value is None or value == "":
             continue  # blank means unset, as in the toolkit
         if not isinstance(value, str):
-            headers_section.error(name, f"expected a string, got {_show(value)}")
+            headers_section.error(name, f"expected a string, got {show(value)}")
         elif not _HEADER_VALUE_RE.fullmatch(value):
             headers_section.error(name, "contains a line break or control character")
         elif allowed is not None and value not in allowed:
-            headers_section.error(name, f"{_show(value)} is not one of {', '.join(allowed)}")
+            headers_section.error(name, f"{show(value)} is not one of {', '.join(allowed)}")
         else:
             headers.append((name, value))
     return HTTPServerConfig(headers=tuple(headers), http2=http2)
 
 
-def _parse_users(root: _Section) -> tuple[BasicAuthUser, ...]:
+def _parse_users(root: Section) -> tuple[BasicAuthUser, ...]:
     value = root.get("basic_auth_users")
     if value is None:
         return ()
@@ -484,7 +474,7 @@ def build_ssl_context(tls: TLSServerConfig) -> ssl.SSLContext:
         context.options |= ssl.OP_CIPHER_SERVER_PREFERENCE
     else:
         context.options &= ~ssl.OP_CIPHER_SERVER_PREFERENCE
-    context.load_cert_chain(tls.cert_file, tls.key_file, password=_refuse_passphrase)
+    context.load_cert_chain(tls.cert_file, tls.key_file, password=refuse_passphrase)
     context.verify_mode = _VERIFY_MODES[tls.client_auth_type]
     if tls.client_ca_file:
         context.load_verify_locations(cafile=tls.client_ca_file)
@@ -515,6 +505,10 @@ def _tls_change_needing_restart(old: TLSServerConfig | None, new: TLSServerConfi
 
 
 Checker = Callable[[bytes, bytes], bool]
+#: ``ok``: let in. ``denied``: 401. ``busy``: the queue of checks is full, 503. ``gone``: the
+#: client left while its check waited, so it was never run.
+Verdict = Literal["ok", "denied", "busy", "gone"]
+RejectHook = Callable[[Literal["auth_busy", "unauthorized"]], None]
 
 
 def bcrypt_check(password: bytes, hashed: bytes) -> bool:
@@ -524,16 +518,34 @@ def bcrypt_check(password: bytes, hashed: bytes) -> bool:
         return False
 
 
-class BasicAuth:
-    """Verifies ``Authorization: Basic`` against bcrypt hashes, with a bounded cache.
+@dataclass(eq=False)
+class _Check:
+    """One bcrypt check, queued or running; requests with the same credential share it."""
 
+    password: bytes
+    hashed: bytes
+    client: str
+    alive: list[Callable[[], bool]]
+    result: asyncio.Future[bool | None]  # None: dropped, every asker had gone
+
+
+class BasicAuth:
+    """Verifies ``Authorization: Basic`` against bcrypt hashes, so that a flood of wrong
+    passwords costs one core and cannot lock out the scraper whose password is right.
+
+    - Credentials that verified are kept in a cache of their own, which failures never touch,
+      and each use extends their life (``ttl`` after the last use): a scraper that keeps
+      scraping never waits for bcrypt again, whatever a spray does meanwhile. Wrong ones are
+      remembered in a second, bounded cache (a misconfigured scraper costs no CPU).
+    - Keys are an HMAC of (user, hash, password) under a per-process random key: neither the
+      password nor a fast unsalted hash of it is kept in memory. The hash is part of the key,
+      so a changed hash never hits an old entry.
     - Unknown users are checked against a real hash (the costliest configured) so that the
       answer takes as long as for a known user: no user enumeration by timing.
-    - Results are cached for ``ttl`` seconds under an HMAC of (user, hash, password) keyed
-      with a per-process random key: neither the password nor a fast unsalted hash of it is
-      kept in memory. The hash is part of the key, so a changed hash never hits an old entry.
-    - bcrypt runs in a thread, one at a time (as the toolkit's mutex does): a flood of wrong
-      passwords costs one core, not all of them, and never blocks the event loop.
+    - bcrypt runs in a thread, one check at a time (as the toolkit's mutex does). At most
+      ``queue_depth`` checks wait, at most ``per_client`` of them from one client address;
+      beyond that the answer is ``busy`` at once instead of a wait without bound. A check
+      whose clients have all gone is dropped when its turn comes, not run.
     """
 
     def __init__(
@@ -544,6 +556,9 @@ class BasicAuth:
         clock: Callable[[], float] = time.monotonic,
         ttl: float = AUTH_CACHE_TTL,
         max_entries: int = AUTH_CACHE_SIZE,
+        queue_depth: int = AUTH_QUEUE_DEPTH,
+        per_client: int = AUTH_QUEUE_PER_CLIENT,
+        inherit: BasicAuth | None = None,
     ) -> None:
         self._users = {u.name.encode(): u.password_hash for u in users}
         self._decoy = max(users, key=lambda u: u.cost).password_hash if users else None
@@ -551,32 +566,91 @@ class BasicAuth:
         self._clock = clock
         self._ttl = ttl
         self._max_entries = max_entries
+        self._queue_depth = queue_depth
+        self._per_client = per_client
         self._key = secrets.token_bytes(32)
-        self._cache: dict[bytes, tuple[bool, float]] = {}
-        self._lock = asyncio.Lock()
+        self._valid: dict[bytes, float] = {}  # entry -> expiry; credentials that verified
+        self._invalid: dict[bytes, float] = {}  # entry -> expiry; oldest first
+        if inherit is not None:
+            # A reload that changed the users keeps the verified credentials: an entry is
+            # keyed by the hash, so those of a changed or removed user can never match.
+            self._key = inherit._key
+            self._valid = dict(inherit._valid)
+        self._checks: dict[bytes, _Check] = {}
+        self._queue: deque[tuple[bytes, _Check]] = deque()
+        self._waiting_by_client: Counter[str] = Counter()
+        self._worker: asyncio.Task[None] | None = None
 
     @property
     def enabled(self) -> bool:
         return bool(self._users)
 
-    async def verify(self, authorization: str | None) -> bool:
+    @property
+    def waiting(self) -> int:
+        """Checks queued behind the running one."""
+        return len(self._queue)
+
+    async def verify(
+        self,
+        authorization: str | None,
+        *,
+        client: str = "",
+        alive: Callable[[], bool] = lambda: True,
+    ) -> Verdict:
+        """``client`` is the peer's address (its share of the queue); ``alive`` says whether
+        the request's connection is still open."""
         if self._decoy is None:
-            return True
+            return "ok"
         credentials = _parse_basic(authorization)
         if credentials is None:
-            return False
+            return "denied"
         user, password = credentials
         known = self._users.get(user)
         hashed = (known or self._decoy).reveal().encode()
         entry = self._entry(user, hashed, password)
-        cached = self._cached(entry)
-        if cached is None:
-            async with self._lock:
-                cached = self._cached(entry)  # a concurrent request may have just checked it
-                if cached is None:
-                    cached = await asyncio.to_thread(self._checker, password, hashed)
-                    self._remember(entry, cached)
-        return cached and known is not None
+        verified = self._cached(entry)
+        if verified is None:
+            check = self._checks.get(entry)
+            if check is not None:
+                check.alive.append(alive)  # a concurrent request asked the same: share it
+            elif (
+                len(self._queue) >= self._queue_depth
+                or self._waiting_by_client[client] >= self._per_client
+            ):
+                return "busy"
+            else:
+                check = _Check(
+                    password, hashed, client, [alive], asyncio.get_running_loop().create_future()
+                )
+                self._checks[entry] = check
+                self._queue.append((entry, check))
+                self._waiting_by_client[client] += 1
+                if self._worker is None or self._worker.done():
+                    self._worker = asyncio.create_task(self._work())
+            result = await asyncio.shield(check.result)
+            if result is None:
+                return "gone"
+            verified = result
+        return "ok" if verified and known is not None else "denied"
+
+    async def _work(self) -> None:
+        while self._queue:
+            entry, check = self._queue.popleft()
+            self._waiting_by_client[check.client] -= 1
+            if self._waiting_by_client[check.client] <= 0:
+                del self._waiting_by_client[check.client]
+            if not any(alive() for alive in check.alive):
+                del self._checks[entry]
+                check.result.set_result(None)
+                continue
+            try:
+                ok = await asyncio.to_thread(self._checker, check.password, check.hashed)
+            except Exception:  # a checker that fails denies; the loop must go on
+                log.exception("password check failed")
+                ok = False
+            del self._checks[entry]
+            self._remember(entry, ok)
+            check.result.set_result(ok)
 
     def _entry(self, user: bytes, hashed: bytes, password: bytes) -> bytes:
         message = b"".join(
@@ -585,23 +659,29 @@ class BasicAuth:
         return hmac.new(self._key, message, hashlib.sha256).digest()
 
     def _cached(self, entry: bytes) -> bool | None:
-        hit = self._cache.get(entry)
-        if hit is None:
-            return None
-        ok, expires = hit
-        if self._clock() >= expires:
-            del self._cache[entry]
-            return None
-        return ok
+        now = self._clock()
+        expires = self._valid.get(entry)
+        if expires is not None:
+            if now < expires:
+                self._valid[entry] = now + self._ttl  # in use: kept
+                return True
+            del self._valid[entry]
+        expires = self._invalid.get(entry)
+        if expires is not None:
+            if now < expires:
+                return False
+            del self._invalid[entry]
+        return None
 
     def _remember(self, entry: bytes, ok: bool) -> None:
         now = self._clock()
-        if len(self._cache) >= self._max_entries:
-            for stale in [k for k, (_, expires) in self._cache.items() if expires <= now]:
-                del self._cache[stale]
-        while len(self._cache) >= self._max_entries:
-            del self._cache[next(iter(self._cache))]  # the oldest entry
-        self._cache[entry] = (ok, now + self._ttl)
+        cache = self._valid if ok else self._invalid
+        if len(cache) >= self._max_entries:
+            for stale in [k for k, expires in cache.items() if expires <= now]:
+                del cache[stale]
+        while len(cache) >= self._max_entries:
+            del cache[min(cache, key=cache.__getitem__)]  # the one closest to expiry
+        cache[entry] = now + self._ttl
 
 
 def _parse_basic(header: str | None) -> tuple[bytes, bytes] | None:
@@ -626,16 +706,24 @@ def _parse_basic(header: str | None) -> tuple[bytes, bytes] | None:
 
 class WebSecurity:
     """The web config in force: the listener's SSLContext and the aiohttp middleware that
-    checks credentials and adds the configured headers; swapped as a whole on reload."""
+    checks credentials and adds the configured headers; swapped as a whole on reload.
+    ``on_reject`` is told of every 401 and every 503 for a full queue of checks (the
+    exporter's ``ccgw_exporter_http_rejected_total``)."""
 
     def __init__(
-        self, loaded: LoadedWebConfig, path: str, *, checker: Checker = bcrypt_check
+        self,
+        loaded: LoadedWebConfig,
+        path: str,
+        *,
+        checker: Checker = bcrypt_check,
+        on_reject: RejectHook | None = None,
     ) -> None:
         self.path = path
         self.config = loaded.config
         self.warnings = loaded.warnings
         self._checker = checker
-        self._auth = BasicAuth(loaded.config.basic_auth_users, checker=checker)
+        self.on_reject: RejectHook = on_reject or (lambda reason: None)
+        self.auth = BasicAuth(loaded.config.basic_auth_users, checker=checker)
         self.ssl_context = build_ssl_context(loaded.config.tls) if loaded.config.tls else None
 
     @classmethod
@@ -667,14 +755,28 @@ class WebSecurity:
         maps the routes for a stranger), and the headers on every answer, errors included."""
         headers = self.config.http.headers
         try:
-            if not await self._auth.verify(request.headers.get("Authorization")):
-                response: web.StreamResponse = web.Response(
+            verdict = await self.auth.verify(
+                request.headers.get("Authorization"),
+                client=request.remote or "",
+                alive=lambda: _connected(request),
+            )
+            if verdict == "ok":
+                response = await handler(request)
+            elif verdict == "busy":
+                self.on_reject("auth_busy")
+                response = web.Response(
+                    status=503,
+                    text="too many password checks waiting; try again\n",
+                    headers={"Retry-After": AUTH_RETRY_AFTER},
+                )
+            else:
+                if verdict == "denied":
+                    self.on_reject("unauthorized")
+                response = web.Response(
                     status=401,
                     text="401 Unauthorized\n",
                     headers={"WWW-Authenticate": WWW_AUTHENTICATE},
                 )
-            else:
-                response = await handler(request)
         except web.HTTPException as exc:
             exc.headers.update(headers)
             raise
@@ -682,7 +784,8 @@ class WebSecurity:
         return response
 
     def reload(self) -> tuple[bool, str]:
-        """Re-read the file: (ok, message). On any error the old web config stays whole."""
+        """Re-read the file: (ok, message). On any error the old web config stays whole.
+        The message is for the log only: it may name paths and file details."""
         try:
             loaded = load_web_config(self.path)
         except ConfigError as error:
@@ -694,14 +797,16 @@ class WebSecurity:
             tls = loaded.config.tls
             try:
                 self.ssl_context.load_cert_chain(
-                    tls.cert_file, tls.key_file, password=_refuse_passphrase
+                    tls.cert_file, tls.key_file, password=refuse_passphrase
                 )
             except (OSError, ssl.SSLError) as exc:
                 return self._refused(f"tls_server_config: {exc}")
         for warning in loaded.warnings:
             log.warning(warning, extra=kv(path=self.path))
         if loaded.config.basic_auth_users != self.config.basic_auth_users:
-            self._auth = BasicAuth(loaded.config.basic_auth_users, checker=self._checker)
+            self.auth = BasicAuth(
+                loaded.config.basic_auth_users, checker=self._checker, inherit=self.auth
+            )
         self.config = loaded.config
         self.warnings = loaded.warnings
         log.info("web config reloaded", extra=kv(**self.summary()))
@@ -715,15 +820,6 @@ class WebSecurity:
         return False, f"web config reload failed; previous web config kept:\n{reason}"
 
 
-def reload_with_web_config(targets: Targets, security: WebSecurity) -> ReloadFunction:
-    """One reload for both files (SIGHUP and POST /-/reload): each is applied or refused on
-    its own, and the exported reload status says whether both worked."""
-
-    async def reload() -> tuple[bool, str]:
-        ok, message = await targets.reload()
-        web_ok, web_message = security.reload()
-        if not web_ok:
-            targets.last_reload_ok = False
-        return ok and web_ok, f"{message}\n{web_message}"
-
-    return reload
+def _connected(request: web.Request) -> bool:
+    transport = request.transport
+    return transport is not None and not transport.is_closing()

@@ -5,17 +5,18 @@ from __future__ import annotations
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import yaml
 
 from exporter import __version__
-from exporter.cli import parse_listen_address
 
 EXPORTER = [sys.executable, "-m", "exporter.cli"]
 
@@ -66,19 +67,59 @@ def test_a_bad_config_at_start_exits_1(tmp_path: Path) -> None:
     assert "web" in result.stderr
 
 
+@pytest.mark.parametrize("address", ["9865", "host:", "host:http", "host:70000", "::1:80"])
+def test_a_bad_listen_address_is_a_usage_error(tmp_path: Path, address: str) -> None:
+    path = tmp_path / "config.yaml"
+    path.write_text("gateways: []\n")
+    result = run("--config.file", str(path), "--web.listen-address", address)
+    assert result.returncode == 2
+    assert "--web.listen-address" in result.stderr
+    assert "HOST:PORT" in result.stderr or "brackets" in result.stderr
+
+
 @pytest.mark.parametrize(
-    ("text", "expected"),
-    [("0.0.0.0:9865", ("0.0.0.0", 9865)), (":9865", ("0.0.0.0", 9865)),
-     ("[::1]:80", ("::1", 80)), ("localhost:0", ("localhost", 0))],
-)  # fmt: skip
-def test_listen_address(text: str, expected: tuple[str, int]) -> None:
-    assert parse_listen_address(text) == expected
+    ("flag", "value", "message"),
+    [
+        ("--web.header-timeout", "soon", "is not a duration"),
+        ("--web.idle-timeout", "0s", "must be greater than 0"),
+        ("--web.max-connections", "0", "at least 1"),
+        ("--web.max-connections", "many", "at least 1"),
+    ],
+)
+def test_bad_web_limits_are_usage_errors(flag: str, value: str, message: str) -> None:
+    result = run("--config.file", "x.yaml", f"{flag}={value}")
+    assert result.returncode == 2
+    assert flag in result.stderr
+    assert message in result.stderr
 
 
-@pytest.mark.parametrize("text", ["9865", "host:", "host:http", "host:70000"])
-def test_bad_listen_address(text: str) -> None:
-    with pytest.raises(ValueError, match="HOST:PORT"):
-        parse_listen_address(text)
+@pytest.fixture
+def taken_port() -> Iterator[int]:
+    """A port some other process listens on."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        yield int(sock.getsockname()[1])
+
+
+@pytest.mark.parametrize("demo", [False, True], ids=["config-file", "demo"])
+def test_a_taken_port_is_one_line_and_exit_1(tmp_path: Path, taken_port: int, demo: bool) -> None:
+    """Issue 17: no traceback, no 11-second wait; the address and the cure in one line."""
+    path = tmp_path / "config.yaml"
+    path.write_text("gateways: []\n")
+    address = f"127.0.0.1:{taken_port}"
+    source = ["--demo"] if demo else ["--config.file", str(path)]
+    started = time.monotonic()
+    result = run(*source, "--web.listen-address", address)
+    took = time.monotonic() - started
+    assert result.returncode == 1, result.stderr
+    assert took < 8, f"{took:.1f}s"
+    assert "Traceback" not in result.stderr + result.stdout
+    (line,) = [line for line in result.stderr.splitlines() if "level=error" in line]
+    assert 'msg="cannot listen"' in line
+    assert f"address={address}" in line
+    assert 'error="address already in use"' in line
+    assert "--web.listen-address" in line
 
 
 def test_demo_serves_conferences_and_stops_cleanly() -> None:

@@ -22,7 +22,7 @@ import pytest
 import yaml
 
 from ccgw_simulator import GatewaySimulator
-from exporter.cli import SHUTDOWN_GRACE
+from exporter.app import SHUTDOWN_GRACE
 
 from .conftest import INSPECTOR, SimFactory
 

@@ -1,5 +1,5 @@
 """The exporter over HTTP against simulated gateways on loopback: scrapes, /probe, readiness,
-reload, content negotiation, deadlines and shared collections."""
+reload (and who may ask for one), content negotiation, deadlines and shared collections."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from prometheus_client.openmetrics.parser import text_string_to_metric_families 
 from prometheus_client.parser import text_string_to_metric_families as parse_text
 
 from ccgw_simulator import GatewaySimulator
+from exporter.app import reload_function
 from exporter.config import load_config
 from exporter.targets import Targets
 from exporter.web import Exporter, make_app
@@ -69,7 +70,8 @@ async def make_exporter(tmp_path: Path) -> AsyncIterator[Callable[..., Any]]:
         path = tmp_path / f"config{len(harnesses)}.yaml"
         path.write_text(yaml.safe_dump({"gateways": gateways}))
         targets = Targets(load_config(path).config, path=str(path))
-        client = TestClient(TestServer(make_app(Exporter(targets)), host="127.0.0.1"))
+        app = make_app(Exporter(targets), reloader=reload_function(targets, None))
+        client = TestClient(TestServer(app, host="127.0.0.1"))
         await client.start_server()
         targets.start()
         harness = Harness(path, targets, client)
@@ -302,9 +304,16 @@ async def test_reload_keeps_unchanged_sessions_and_refuses_bad_configs(
     session_a = h.targets.get("a").session
     # Bad: the old config keeps serving and the failure is exported.
     h.path.write_text("gateways:\n  - name: a\n    colour: red\n")
+    caplog.set_level(logging.INFO)
     resp = await h.client.post("/-/reload")
     assert resp.status == 500
-    assert "gateways[0].colour: unknown key" in await resp.text()
+    # The problems go to the log, not to whoever asked: they name files and paths.
+    body = await resp.text()
+    assert "log" in body
+    assert "colour" not in body
+    assert str(h.path) not in body
+    logged = [str(getattr(r, "kv", {}).get("errors")) for r in caplog.records]
+    assert any("gateways[0].colour: unknown key" in line for line in logged)
     families = await h.scrape()
     assert value(families, "ccgw_config_last_reload_successful") == 0
     assert value(families, "ccgw_up", gateway="b") == 1
@@ -479,3 +488,49 @@ async def test_an_unknown_collect_value_is_400(make_sim, make_exporter, query) -
     resp = await h.client.get(f"/metrics?{query}")
     assert resp.status == 400
     assert "collect[]" in await resp.text()
+
+
+async def test_reload_is_off_without_the_lifecycle_flag(make_sim, tmp_path) -> None:
+    """As Prometheus's --web.enable-lifecycle: without it, 403 and a hint; never a reload."""
+    path = tmp_path / "config.yaml"
+    path.write_text("gateways: []\n")
+    targets = Targets(load_config(path).config, path=str(path))
+    async with TestClient(TestServer(make_app(Exporter(targets)), host="127.0.0.1")) as client:
+        path.write_text("gateways: [{name: 'bad name!'}]\n")
+        resp = await client.post("/-/reload")
+        assert resp.status == 403
+        assert "--web.enable-lifecycle" in await resp.text()
+        assert targets.last_reload_ok  # nothing was reloaded
+        assert (await client.get("/-/reload")).status == 405
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Origin": "https://evil.example"},
+        {"Origin": "null"},
+        {"Sec-Fetch-Site": "cross-site"},
+        {"Sec-Fetch-Site": "same-site"},
+        {"Content-Type": "application/x-www-form-urlencoded"},
+        {"Content-Type": "multipart/form-data; boundary=x"},
+        {"Content-Type": "text/plain;charset=UTF-8"},
+    ],
+    ids=["origin", "origin-null", "cross-site", "same-site", "form", "multipart", "text"],
+)
+async def test_reload_refuses_what_a_browser_or_a_form_sends(make_sim, make_exporter,
+                                                             headers) -> None:  # fmt: skip
+    sim, other = await make_sim(), await make_sim()
+    h = await make_exporter([gateway_entry(sim, "gw")])
+    h.write([gateway_entry(sim, "gw"), gateway_entry(other, "other")])
+    resp = await h.client.post("/-/reload", headers=headers)
+    assert resp.status == 403
+    assert "curl -X POST" in await resp.text()
+    assert h.targets.get("other") is None  # not reloaded
+    # The control: a script's POST (no body, no Origin) reloads.
+    resp = await h.client.post("/-/reload")
+    assert resp.status == 200
+    assert await resp.text() == "reloaded\n"
+    assert h.targets.get("other") is not None
+    # A JSON body needs a CORS preflight, which is never granted: a script may send one.
+    resp = await h.client.post("/-/reload", json={})
+    assert resp.status == 200
