@@ -65,10 +65,11 @@ class BareClient:
         await self._http.close()
 
     async def sign_in(self) -> None:
-        """forcelogin: a fresh Guid whatever the state of an earlier session."""
+        """forceloginex: a fresh Guid whatever the state of an earlier session, no licence
+        and no phonenum (which forcelogin requires, cec_07_1203)."""
         agent, password = BARE_AGENT
         async with self._http.put(
-            f"{self._base}onlineagent/{agent}/forcelogin",
+            f"{self._base}onlineagent/{agent}/forceloginex",
             data=json.dumps({"password": password}),
             headers=_JSON,
         ) as response:

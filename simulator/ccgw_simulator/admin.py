@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from .config import ConfigError, FaultConfig
+from .truth import empty_truth
 
 if TYPE_CHECKING:
     from .server import GatewaySimulator
@@ -96,7 +97,15 @@ async def index(request: web.Request, sim: GatewaySimulator) -> web.Response:
             "auth_mode": cfg.auth_mode,
             "nodes": len(sim.nodes),
             "result_shape": cfg.result_shape,
-            "accounts": [{"agent_id": a.agent_id, "inspector": a.inspector} for a in cfg.accounts],
+            "agent_id_range": cfg.agent_id_range,
+            "forceloginex": cfg.forceloginex,
+            "charset": cfg.charset,
+            "messages": cfg.messages,
+            "vdn": cfg.vdn,
+            "accounts": [
+                {"agent_id": a.agent_id, "inspector": a.inspector, "vdn": a.vdn}
+                for a in cfg.accounts
+            ],
         }
     )
 
@@ -153,6 +162,10 @@ async def get_sessions(request: web.Request, sim: GatewaySimulator) -> web.Respo
                     "node": node.index,
                     "agent_id": s.agent_id,
                     "method": s.method,
+                    "licence": s.licence,
+                    "status": s.status,
+                    "push": s.push,
+                    "body_fields": list(s.body_fields),
                     "valid_guids": len(s.guids),
                     "queued_events": len(s.events),
                     "polls_in_flight": s.polls_in_flight,
@@ -160,6 +173,49 @@ async def get_sessions(request: web.Request, sim: GatewaySimulator) -> web.Respo
                 }
             )
     return _reply(out)
+
+
+async def delete_session(request: web.Request, sim: GatewaySimulator) -> web.Response:
+    agent_id = request.match_info["agent_id"]
+    if not sim.sign_out(agent_id, "admin"):
+        raise AdminError(404, f"agent {agent_id} is not signed in")
+    return _reply({"ok": True})
+
+
+async def get_licences(request: web.Request, sim: GatewaySimulator) -> web.Response:
+    holders = [
+        {"agent_id": s.agent_id, "node": node.index, "method": s.method}
+        for node in sim.nodes
+        for s in node.sessions.sessions()
+        if s.licence
+    ]
+    return _reply(
+        {
+            "in_use": len(holders),
+            "taken": dict(sorted(sim.stats.licences_taken.items())),
+            "holders": holders,
+        }
+    )
+
+
+async def get_truth(request: web.Request, sim: GatewaySimulator) -> web.Response:
+    population = sim.population
+    population.tick()
+    now = population.now_ms()
+    records = request.query.get("conferences", "true").lower() not in ("0", "false", "no")
+    vdn_text = request.query.get("vdn")
+    if vdn_text is not None:
+        if not vdn_text.isdigit():
+            raise AdminError(400, f"vdn: expected a number, got {vdn_text!r}")
+        if int(vdn_text) != population.vdn:
+            return _reply(empty_truth(int(vdn_text), population.truth.since_ms, now))
+    return _reply(population.truth.to_dict(now, len(population), records=records))
+
+
+async def reset_truth(request: web.Request, sim: GatewaySimulator) -> web.Response:
+    sim.population.reset_truth()
+    truth = sim.population.truth
+    return _reply({"ok": True, "since_ms": truth.since_ms, "live": len(sim.population)})
 
 
 async def list_conferences(request: web.Request, sim: GatewaySimulator) -> web.Response:
@@ -234,7 +290,10 @@ async def delete_participant(request: web.Request, sim: GatewaySimulator) -> web
     conf_id = _conf_id(request)
     address = request.match_info["address"]
     _conference(sim, conf_id)
-    if not sim.population.remove_participant(conf_id, address):
+    reason_text = request.query.get("changeReason", "1")
+    if reason_text not in ("0", "1", "2", "4", "6"):
+        raise AdminError(400, "changeReason: 0 left, 1 removed, 2 hung up, 4 signed out, 6 other")
+    if not sim.population.remove_participant(conf_id, address, int(reason_text)):
         raise AdminError(404, f"{address} is not in conference {conf_id}")
     return _reply({"ok": True, "ended": conf_id not in sim.population})
 
@@ -249,9 +308,29 @@ async def advance(request: web.Request, sim: GatewaySimulator) -> web.Response:
 
 async def put_population(request: web.Request, sim: GatewaySimulator) -> web.Response:
     body = await _body(request)
-    _only(body, {"conferences"})
-    sim.population.set_target(_int_arg(body.get("conferences"), "conferences"))
-    return _reply({"target": sim.population.target, "count": len(sim.population)})
+    churn = {"activity_mean_seconds", "replacement_mean_seconds", "prolong_probability"}
+    _only(body, {"conferences"} | churn)
+    population = sim.population
+
+    def number(key: str) -> float | None:
+        return _number_arg(body[key], key) if key in body else None
+
+    population.set_churn(
+        activity_mean_s=number("activity_mean_seconds"),
+        replacement_mean_s=number("replacement_mean_seconds"),
+        prolong_probability=number("prolong_probability"),
+    )
+    if "conferences" in body:
+        population.set_target(_int_arg(body["conferences"], "conferences"))
+    return _reply(
+        {
+            "target": population.target,
+            "count": len(population),
+            "activity_mean_seconds": population.activity_mean_s,
+            "replacement_mean_seconds": population.replacement_mean_s,
+            "prolong_probability": population.prolong_probability,
+        }
+    )
 
 
 # ---------------------------------------------------------------------- wiring
@@ -285,6 +364,10 @@ def add_admin_routes(app: web.Application, sim: GatewaySimulator) -> None:
         ("GET", ADMIN + "/nodes", get_nodes),
         ("PUT", ADMIN + "/nodes/{node}", put_node),
         ("GET", ADMIN + "/sessions", get_sessions),
+        ("DELETE", ADMIN + "/sessions/{agent_id}", delete_session),
+        ("GET", ADMIN + "/licences", get_licences),
+        ("GET", ADMIN + "/truth", get_truth),
+        ("POST", ADMIN + "/truth/reset", reset_truth),
         ("GET", ADMIN + "/conferences", list_conferences),
         ("POST", ADMIN + "/conferences", create_conference),
         ("GET", conf, get_conference),

@@ -39,10 +39,19 @@ class GatewayError(Exception):
 class Session:
     agent_id: str
     node: int
+    #: the sign-in variant, by the vendor's log name (login, forceLogin, loginEx, forceLoginEx)
     method: str
     current_guid: str
     current_issued: float
     last_poll: float
+    #: whether this sign-in took an agent licence (login/forcelogin; see signin.py)
+    licence: bool = False
+    #: the agent state signed in with: 3 busy, 4 idle, 5 wrap-up
+    status: int = 4
+    #: events pushed to a callback instead of polled (callBackUri + serviceToken)
+    push: bool = False
+    #: the documented sign-in fields the client sent (names only)
+    body_fields: tuple[str, ...] = ()
     #: every Guid of this session that may still be valid -> when it was issued
     guids: dict[str, float] = field(default_factory=dict)
     events: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=MAX_QUEUED_EVENTS))
@@ -157,15 +166,38 @@ class SessionTable:
             return None
         return session
 
-    def sign_in(self, agent_id: str, method: str) -> Session:
+    def sign_in(
+        self,
+        agent_id: str,
+        method: str,
+        *,
+        licence: bool = False,
+        status: int = 4,
+        push: bool = False,
+        body_fields: tuple[str, ...] = (),
+    ) -> Session:
         """Create the agent's session; a session already there is replaced (forcelogin)."""
         if agent_id in self._sessions:
-            self.sign_out(agent_id, "forcelogin")
+            self.sign_out(agent_id, method.lower())
         now = self._clock()
         guid = self._new_guid()
-        session = Session(agent_id, self.node, method, guid, now, now, guids={guid: now})
+        session = Session(
+            agent_id,
+            self.node,
+            method,
+            guid,
+            now,
+            now,
+            licence=licence,
+            status=status,
+            push=push,
+            body_fields=body_fields,
+            guids={guid: now},
+        )
         self._sessions[agent_id] = session
         self._stats.signins[method] += 1
+        if licence:
+            self._stats.licences_taken[method] += 1
         return session
 
     def sign_out(self, agent_id: str, reason: str) -> bool:

@@ -62,12 +62,18 @@ def vendor_keys(data: dict[str, Any]) -> dict[str, Any]:
     return {_SNAKE_KEYS.get(k, k): v for k, v in data.items()}
 
 
+#: ``deviceType`` of a phone participant unless told otherwise: 0, as in the vendor's
+#: queryconfinfos sample (its phone "70005" has deviceType 0, cec_07_0485).
+PHONE_DEVICE_TYPE = 0
+AGENT_DEVICE_TYPE = 6
+
+
 @dataclass(slots=True)
 class Participant:
     address: str
     address_type: str = ADDRESS_PHONE
     device_call_type: int = 0
-    device_type: int = 1
+    device_type: int = PHONE_DEVICE_TYPE
     channel_attrib: int = 3
     channel_state: int = 0
     role: int = 0
@@ -76,6 +82,23 @@ class Participant:
     @property
     def is_agent(self) -> bool:
         return self.address_type == ADDRESS_AGENT
+
+    @property
+    def participant_type(self) -> int | str:
+        """``participantType`` of the conference events: 6 phone, 9 agent, as a number."""
+        return int(self.address_type) if self.address_type.isdigit() else self.address_type
+
+
+@dataclass(slots=True)
+class Served:
+    """What the last intact queryConfInfos answer said of a conference: what a client that
+    read every answer knows (the ground truth's "served" side, see truth.py)."""
+
+    minutes: int
+    apply_minutes: int
+    peak: int
+    addresses: frozenset[str]
+    version: int
 
 
 @dataclass(slots=True, eq=False)
@@ -96,7 +119,18 @@ class Conference:
     #: tokens that invalidate scheduled events when the schedule changes
     end_token: int = 0
     activity_token: int = 0
+    warn_token: int = 0
+    #: simulated ms at which the current end was scheduled (an end due at once is visible
+    #: until that very moment; a later one until the millisecond before)
+    end_scheduled_at: int = 0
+    #: prolongations made by the population itself (at most two per conference)
     prolonged: int = 0
+    #: ground truth (truth.py): live when the truth was last reset; most participants at once
+    #: since then; applied time raised while running
+    baseline: bool = False
+    peak: int = 0
+    prolongations: int = 0
+    served: Served | None = None
     _cache_key: tuple[int, int] = (-1, -1)
     _cache_json: bytes = b""
 
@@ -177,7 +211,9 @@ def participant_from_mapping(data: dict[str, Any], enter_ms: int) -> Participant
         address=address,
         address_type=address_type,
         device_call_type=_int_field(data, "deviceCallType", 0),
-        device_type=_int_field(data, "deviceType", 6 if is_agent else 1),
+        device_type=_int_field(
+            data, "deviceType", AGENT_DEVICE_TYPE if is_agent else PHONE_DEVICE_TYPE
+        ),
         channel_attrib=_int_field(data, "channelAttrib", 3),
         channel_state=_int_field(data, "channelState", 0),
         role=_int_field(data, "role", 0),

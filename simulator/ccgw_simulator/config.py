@@ -11,6 +11,7 @@ The dataclasses are deliberately mutable: a test may change ``sim.config.poll_ho
 
 from __future__ import annotations
 
+import codecs
 import math
 import re
 from dataclasses import dataclass, field, fields
@@ -23,16 +24,26 @@ GATEWAY_METHODS: tuple[str, ...] = (
     "login",
     "forceLogin",
     "loginEx",
+    # Not on any vendor page: only the gateway's generated JS client lists
+    # `PUT onlineagent/{id}/forceloginex` (OnlineAgent.forceLoginEx); the log name is ours.
+    "forceLoginEx",
     "logout",
     "forceLogout",
     "getAgentEvent",
     "updateGuid",
+    "getAgentStatus",
+    "forceLogOutAgent",
     "queryAllConfIds",
     "queryConfInfos",
 )
 
 AUTH_MODES = ("static", "dynamic")
 RESULT_SHAPES = ("confs", "bare")
+#: Agent IDs a gateway routes: "current" pages say 101-999999, older pages and the gateway's
+#: generated JS client 101-59999 (path template ``[1-9][\d]{0,3}|[1-5][\d]{4}``), so an
+#: older gateway answers 404 to a larger ID (the 404 is our inference from the template).
+AGENT_ID_RANGES = {"current": 999_999, "old": 59_999}
+MESSAGE_LANGUAGES = ("en", "zh")
 _RETCODE_RE = re.compile(r"^\d{3}-\d{3}$")
 _AGENT_RE = re.compile(r"^\d+$")
 
@@ -81,11 +92,14 @@ def _check_keys(where: str, data: Any, allowed: set[str]) -> dict[str, Any]:
 
 @dataclass
 class Account:
-    """An agent account the gateway knows. Inspectors (质检员) may see every conference."""
+    """An agent account the gateway knows. Inspectors (质检员) may see every conference of
+    their VDN (``vdn``, answered as ``result.vdnid`` at sign-in); an inspector of another VDN
+    than the population's sees none, as a second tenant would."""
 
     agent_id: str
     password: str
     inspector: bool = False
+    vdn: int = 1
 
     def __post_init__(self) -> None:
         self.agent_id = str(self.agent_id)
@@ -93,16 +107,18 @@ class Account:
             raise ConfigError(f"account: agent id must be 101..999999, got {self.agent_id!r}")
         if not isinstance(self.password, str):
             raise ConfigError(f"account {self.agent_id}: password must be a string")
+        _integer(f"account {self.agent_id}: vdn", self.vdn, minimum=1)
 
     @classmethod
     def from_mapping(cls, data: Any) -> Account:
-        data = _check_keys("accounts[]", data, {"agent_id", "password", "inspector"})
+        data = _check_keys("accounts[]", data, {"agent_id", "password", "inspector", "vdn"})
         if "agent_id" not in data or "password" not in data:
             raise ConfigError("accounts[]: agent_id and password are required")
         return cls(
             agent_id=str(data["agent_id"]),
             password=str(data["password"]),
             inspector=_bool("inspector", data.get("inspector", False)),
+            vdn=_integer("accounts[].vdn", data.get("vdn", 1), minimum=1),
         )
 
     @classmethod
@@ -289,6 +305,27 @@ class SimulatorConfig:
     result_shape: str = "confs"
     stringly_numbers: bool = False
     tick_interval: float = 0.25
+    #: "current" (101-999999) or "old" (101-59999, larger IDs 404); see AGENT_ID_RANGES
+    agent_id_range: str = "current"
+    #: serve `PUT onlineagent/{id}/forceloginex` (only the gateway's JS client lists it); False
+    #: plays a gateway build without it: 404
+    forceloginex: bool = True
+    #: the charset answers are encoded in and declared by (`Content-Type: ...;charset=X`);
+    #: the vendor documents UTF-8 only, another one tests a client's decoding
+    charset: str = "UTF-8"
+    #: language of the answers' `message` texts: "en", or "zh" (non-ASCII, so that a charset
+    #: other than UTF-8 changes the bytes)
+    messages: str = "en"
+    #: the VDN the conference population belongs to
+    vdn: int = 1
+    #: minutes before the applied end at which AgentConf_Timeout warns (promptTime, default 3,
+    #: cec_07_1283)
+    prompt_minutes: int = 3
+    #: population churn: mean simulated seconds between a conference's changes, mean delay of
+    #: a replacement conference, probability that a conference is prolonged at its end
+    activity_mean_s: float = 240.0
+    replacement_mean_s: float = 20.0
+    prolong_probability: float = 0.1
     accounts: list[Account] = field(default_factory=default_accounts)
     faults: FaultConfig = field(default_factory=FaultConfig)
 
@@ -313,6 +350,24 @@ class SimulatorConfig:
         _integer("conferences", self.conferences, maximum=20000)
         _integer("seed", self.seed, minimum=-(2**63))
         _integer("nodes", self.nodes, minimum=1, maximum=64)
+        if self.agent_id_range not in AGENT_ID_RANGES:
+            raise ConfigError(f"agent_id_range: current or old, got {self.agent_id_range!r}")
+        _bool("forceloginex", self.forceloginex)
+        if not isinstance(self.charset, str):
+            raise ConfigError("charset: expected a string such as UTF-8 or GBK")
+        try:
+            codecs.lookup(self.charset)
+        except LookupError:
+            raise ConfigError(f"charset: unknown charset {self.charset!r}") from None
+        if self.messages not in MESSAGE_LANGUAGES:
+            raise ConfigError(f"messages: en or zh, got {self.messages!r}")
+        _integer("vdn", self.vdn, minimum=1)
+        _integer("prompt_minutes", self.prompt_minutes, minimum=1, maximum=1440)
+        if _number("activity_mean_s", self.activity_mean_s) <= 0:
+            raise ConfigError("activity_mean_s: must be > 0")
+        if _number("replacement_mean_s", self.replacement_mean_s) <= 0:
+            raise ConfigError("replacement_mean_s: must be > 0")
+        _rate("prolong_probability", self.prolong_probability)
         if (self.cert_file is None) != (self.key_file is None):
             raise ConfigError("cert_file and key_file go together")
         ids = [a.agent_id for a in self.accounts]
@@ -343,13 +398,26 @@ class SimulatorConfig:
             "lock_seconds",
             "time_scale",
             "tick_interval",
+            "activity_mean_s",
+            "replacement_mean_s",
+            "prolong_probability",
         }
         for key in float_fields & data.keys():
             data[key] = _number(key, data[key])
-        for key in ("https", "stringly_numbers"):
+        for key in ("https", "stringly_numbers", "forceloginex"):
             if key in data:
                 _bool(key, data[key])
-        for key in ("host", "cert_dir", "cert_file", "key_file", "auth_mode", "result_shape"):
+        for key in (
+            "host",
+            "cert_dir",
+            "cert_file",
+            "key_file",
+            "auth_mode",
+            "result_shape",
+            "agent_id_range",
+            "charset",
+            "messages",
+        ):
             if data.get(key) is not None and not isinstance(data[key], str):
                 raise ConfigError(f"{key}: expected a string")
         return cls(**data)

@@ -37,13 +37,41 @@ RETCODE_MESSAGES = {
     "100-006": "the agent has not signed in",
     "100-007": "Unknown ERROR._10007",
     "100-008": "the agent has signed out",
+    "100-012": "wrong agent type at sign-in",
+    "100-016": "invalid IP address at sign-in",
     "110-016": "the account is locked",
     "101-004": "the agent is not a quality inspector",
 }
 
+#: The same in Chinese, for ``messages: zh``: a gateway with a Chinese locale writes non-ASCII
+#: messages, which is what makes a charset other than UTF-8 change the bytes on the wire. Where
+#: the vendor's table (cec_07_0580) gives the words, they are used; the others are ours.
+RETCODE_MESSAGES_ZH = {
+    "000-001": "获取Agent事件的方法错误",
+    "000-002": "URL参数或地址错误,或接口参数无效",
+    "000-003": "没有调用接口的权限",
+    "000-004": "座席正在倒换",
+    "000-006": "消息参数错误",
+    "000-007": "接口重复调用",
+    "100-001": "签入参数为空或无效",
+    "100-002": "座席已经签入",
+    "100-003": "签入时资源不可用",
+    "100-004": "用户名或密码错误",
+    "100-006": "座席未签入",
+    "100-007": "Unknown ERROR._10007",
+    "100-008": "座席已经签出",
+    "100-012": "签入时座席类型错误",
+    "100-016": "签入时IP地址无效",
+    "110-016": "账号已锁定",
+    "101-004": "非质检员没有查询vdn会议权限",
+}
+#: ``message`` of a success that carries one ("success" in queryvdnconfid's sample).
+SUCCESS_MESSAGES = {"en": "success", "zh": "成功"}
 
-def retcode_message(retcode: str) -> str:
-    return RETCODE_MESSAGES.get(retcode, "Unknown ERROR._" + retcode.replace("-", "")[1:])
+
+def retcode_message(retcode: str, language: str = "en") -> str:
+    table = RETCODE_MESSAGES_ZH if language == "zh" else RETCODE_MESSAGES
+    return table.get(retcode, "Unknown ERROR._" + retcode.replace("-", "")[1:])
 
 
 def html_error(status: int) -> bytes:

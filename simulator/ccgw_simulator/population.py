@@ -15,9 +15,24 @@ Why it looks like this:
   applied time runs out or it empties, and a replacement starts so the count stays near the
   target.
 
-Agents put into or taken out of a conference are reported to ``listener(work_no, event_type,
-conf_id)``, which the simulator turns into ``AgentConf_SelfJoinResult`` /
-``AgentConf_SelfLeaveResult`` events on that agent's poll.
+Events for the agents in a conference go to ``listener(work_no, event_type, content)``, which
+the simulator puts on that agent's poll, by the vendor's documented fields:
+
+* ``AgentConf_SelfJoinResult`` / ``AgentConf_SelfLeaveResult`` ``{confId}`` to an agent put
+  into or taken out of a conference (cec_07_1411, cec_07_1415);
+* ``AgentConf_ParticipantChanged`` (cec_07_1414 / cec_07_0564) to the *other* agents of the
+  conference: ``{result, changeType, changeReason, confId, participant, participantType,
+  deviceCallType, deviceType}``; changeType 0 join, 1 leave, 2 chair changed, 3 muted,
+  4 unmuted, 5 held, 6 unheld; changeReason (leaves only) 0 left, 1 removed, 2 hung up,
+  3 conference ended; other changes carry 255 as the vendor's sample does;
+* ``AgentConf_Timeout`` ``{confId}`` (cec_07_1412 / cec_07_0562) to its agents when
+  ``prompt_minutes`` of the applied time are left (promptTime, default 3, cec_07_1283).
+
+``audience(work_no)`` (when given) says whether anybody would receive an agent's events, so
+that a population of 20,000 conferences builds none for agents nobody signed in as.
+
+The ground truth of issue 16 (started, ended by outcome, durations, prolongations, joins,
+leaves) is kept in ``truth`` (see truth.py).
 """
 
 from __future__ import annotations
@@ -34,19 +49,31 @@ from .clock import SimClock
 from .conference import (
     ADDRESS_AGENT,
     ADDRESS_PHONE,
+    AGENT_DEVICE_TYPE,
     NUMERIC_FIELDS,
+    PHONE_DEVICE_TYPE,
     Conference,
     Participant,
     apply_participant_changes,
     participant_from_mapping,
 )
+from .truth import Truth
 
 FIRST_CONF_ID = 1029888
 MAX_CONFERENCES = 20000
 JOIN_EVENT = "AgentConf_SelfJoinResult"
 LEAVE_EVENT = "AgentConf_SelfLeaveResult"
+CHANGED_EVENT = "AgentConf_ParticipantChanged"
+TIMEOUT_EVENT = "AgentConf_Timeout"
 
-Listener = Callable[[str, str, int], None]
+#: AgentConf_ParticipantChanged changeType (cec_07_1414)
+JOINED, LEFT, CHAIR_CHANGED, MUTED, UNMUTED, HELD, UNHELD = range(7)
+#: changeReason of a leave (cec_07_1414); 255 for other changes, as in the vendor's sample
+LEFT_BY_THEMSELVES, REMOVED, HUNG_UP, CONFERENCE_ENDED = 0, 1, 2, 3
+NO_REASON = 255
+
+Listener = Callable[[str, str, "dict[str, Any]"], None]
+Audience = Callable[[str], bool]
 
 # (applied minutes, weight): mostly 30/60/120, the whole documented range 4..1440 present.
 _APPLY_MINUTES: tuple[tuple[int, int], ...] = (
@@ -56,11 +83,12 @@ _APPLY_MINUTES: tuple[tuple[int, int], ...] = (
 # (participants, weight): 2..6, mean about 3.15.
 _SIZES: tuple[tuple[int, int], ...] = ((2, 35), (3, 35), (4, 15), (5, 10), (6, 5))
 MAX_PARTICIPANTS = 6
-_MEAN_ACTIVITY_S = 240.0  # a conference changes about every 4 simulated minutes
-_MEAN_REPLACEMENT_S = 20.0  # a replacement starts about 20 simulated seconds after an end
-_PROLONG_P = 0.1
+MEAN_ACTIVITY_S = 240.0  # a conference changes about every 4 simulated minutes
+MEAN_REPLACEMENT_S = 20.0  # a replacement starts about 20 simulated seconds after an end
+PROLONG_P = 0.1
+MOBILE_DEVICE_TYPE = 5  # vendor table 2: mobile phone
 
-_END, _ACTIVITY, _START = 0, 1, 2
+_END, _ACTIVITY, _START, _WARN = 0, 1, 2, 3
 
 
 class _Weighted:
@@ -93,12 +121,25 @@ class Population:
         clock: SimClock | None = None,
         stringly_numbers: bool = False,
         listener: Listener | None = None,
+        audience: Audience | None = None,
+        vdn: int = 1,
+        prompt_minutes: int = 3,
+        activity_mean_s: float = MEAN_ACTIVITY_S,
+        replacement_mean_s: float = MEAN_REPLACEMENT_S,
+        prolong_probability: float = PROLONG_P,
     ) -> None:
         if not 0 <= target <= MAX_CONFERENCES:
             raise ValueError(f"conferences: 0..{MAX_CONFERENCES}, got {target}")
         self.clock = clock or SimClock()
         self.stringly_numbers = stringly_numbers
         self.listener = listener
+        self.audience = audience
+        self.vdn = vdn
+        self.prompt_minutes = prompt_minutes
+        #: churn, changeable at run time (PUT /simulator/population)
+        self.activity_mean_s = activity_mean_s
+        self.replacement_mean_s = replacement_mean_s
+        self.prolong_probability = prolong_probability
         self._rng = random.Random(seed)
         self._confs: dict[int, Conference] = {}
         self._agents: dict[str, set[int]] = {}
@@ -112,8 +153,10 @@ class Population:
         self.ended_total = 0
         self.started_total = 0
         now = self.clock.now_ms()
+        self.truth = Truth(vdn, now)
         for _ in range(target):
             self._add_random(now, mid_flight=True)
+        self.truth.reset(now, list(self._confs.values()))
 
     # ----------------------------------------------------------------- reading
 
@@ -176,6 +219,12 @@ class Population:
             "announcing": announcing,
             "started_total": self.started_total,
             "ended_total": self.ended_total,
+            "vdn": self.vdn,
+            "churn": {
+                "activity_mean_seconds": self.activity_mean_s,
+                "replacement_mean_seconds": self.replacement_mean_s,
+                "prolong_probability": self.prolong_probability,
+            },
             "now_ms": self.now_ms(),
             "confIds": self.conf_ids(),
         }
@@ -204,6 +253,9 @@ class Population:
             elif kind == _ACTIVITY and token == conf.activity_token:
                 self._on_activity(conf, t)
                 applied += 1
+            elif kind == _WARN and token == conf.warn_token:
+                self._warn(conf)
+                applied += 1
         return applied
 
     def advance(self, seconds: float) -> int:
@@ -214,9 +266,19 @@ class Population:
     def _schedule(self, t: int, kind: int, conf_id: int = 0, token: int = 0) -> None:
         heapq.heappush(self._heap, (t, next(self._seq), kind, conf_id, token))
 
-    def _schedule_end(self, conf: Conference) -> None:
+    def _schedule_end(self, conf: Conference, not_before: int) -> None:
+        """(Re)schedule the end at the applied time, but not before ``not_before`` (the event
+        time in a tick, the clock for a test's change), and the AgentConf_Timeout warning
+        ``prompt_minutes`` before it when that is still ahead."""
         conf.end_token += 1
-        self._schedule(conf.end_ms, _END, conf.conf_id, conf.end_token)
+        conf.end_scheduled_at = not_before
+        self._schedule(max(conf.end_ms, not_before), _END, conf.conf_id, conf.end_token)
+        conf.warn_token += 1
+        # promptTime >= the applied time means applied - 1 (cec_07_1283)
+        prompt = min(self.prompt_minutes, conf.apply_minutes - 1)
+        warn_at = conf.end_ms - prompt * 60_000
+        if prompt >= 1 and warn_at > not_before:
+            self._schedule(warn_at, _WARN, conf.conf_id, conf.warn_token)
 
     def _schedule_activity(self, conf: Conference, t: int, mean_s: float) -> None:
         conf.activity_token += 1
@@ -237,7 +299,7 @@ class Population:
         if surplus > 0:
             newest = list(itertools.islice(reversed(self._confs), surplus))
             for conf_id in newest:
-                self._remove(self._confs[conf_id], now, replace=False)
+                self._remove(self._confs[conf_id], now, now, replace=False)
 
     # ----------------------------------------------------------------- creation
 
@@ -251,11 +313,12 @@ class Population:
         self._confs[conf.conf_id] = conf
         self._ids_version += 1
         self.started_total += 1
+        self.truth.created(conf)
         for p in conf.participants.values():
             self._index_join(conf, p)
-        self._schedule_end(conf)
+        self._schedule_end(conf, t)
         if conf.evolve:
-            self._schedule_activity(conf, t, _MEAN_ACTIVITY_S)
+            self._schedule_activity(conf, t, self.activity_mean_s)
 
     def _random_agent(self) -> str | None:
         for _ in range(4):  # an agent is in at most one conference; give up on collisions
@@ -268,12 +331,14 @@ class Population:
         rng = self._rng
         agent = self._random_agent() if rng.random() < (0.6 if chair else 0.3) else None
         if agent is not None:
-            address, address_type, device_type = agent, ADDRESS_AGENT, 6
+            address, address_type, device_type = agent, ADDRESS_AGENT, AGENT_DEVICE_TYPE
         elif rng.random() < 0.5:
-            address, address_type, device_type = str(rng.randint(70000, 79999)), ADDRESS_PHONE, 1
+            # a fixed-line number: deviceType 0 as in the vendor's sample (cec_07_0485)
+            address = str(rng.randint(70000, 79999))
+            address_type, device_type = ADDRESS_PHONE, PHONE_DEVICE_TYPE
         else:
             address = "13" + str(rng.randint(100000000, 999999999))
-            address_type, device_type = ADDRESS_PHONE, 5
+            address_type, device_type = ADDRESS_PHONE, MOBILE_DEVICE_TYPE
         call_type = _CALL_TYPE.pick(rng)
         attrib = 3 if chair else _ATTRIB.pick(rng)
         return Participant(
@@ -346,25 +411,34 @@ class Population:
     def _on_end_due(self, conf: Conference, t: int) -> None:
         if conf.overrun:
             return  # set_overrun(False) schedules the end again
-        if conf.evolve and conf.prolonged < 2 and self._rng.random() < _PROLONG_P:
+        if conf.evolve and conf.prolonged < 2 and self._rng.random() < self.prolong_probability:
             conf.apply_minutes += self._rng.choice((15, 30, 60))  # the chair prolongs
             conf.prolonged += 1
+            self.truth.prolonged(conf)
             conf.touch()
-            self._schedule_end(conf)
+            self._schedule_end(conf, t)
             return
-        self._remove(conf, t, replace=True)
+        # Queries tick first, so an end reached by time passing was last visible the
+        # millisecond before; an end due at once (a test's change) at that very moment.
+        visible = t - 1 if t > conf.end_scheduled_at else t
+        self._remove(conf, t, visible, replace=True)
 
-    def _remove(self, conf: Conference, t: int, *, replace: bool) -> None:
+    def _remove(self, conf: Conference, t: int, visible: int, *, replace: bool) -> None:
+        """End ``conf`` at ``t``; ``visible`` is the last moment a query could see it."""
         del self._confs[conf.conf_id]
         self._ids_version += 1
         self.ended_total += 1
+        self.truth.ended(conf, max(visible, conf.start_ms), t)
+        for p in conf.participants.values():
+            self._notify(conf, p, LEFT, CONFERENCE_ENDED)
         for p in conf.participants.values():
             self._index_leave(conf, p)
         conf.end_token += 1
         conf.activity_token += 1
+        conf.warn_token += 1
         if replace and len(self._confs) + self._pending_starts < self.target:
             self._pending_starts += 1
-            delay_ms = int(self._rng.expovariate(1.0 / _MEAN_REPLACEMENT_S) * 1000)
+            delay_ms = int(self._rng.expovariate(1.0 / self.replacement_mean_s) * 1000)
             self._schedule(t + delay_ms, _START)
 
     def end_conference(self, conf_id: int) -> bool:
@@ -372,8 +446,15 @@ class Population:
         conf = self._confs.get(conf_id)
         if conf is None:
             return False
-        self._remove(conf, self.now_ms(), replace=True)
+        now = self.now_ms()
+        self._remove(conf, now, now, replace=True)
         return True
+
+    def _warn(self, conf: Conference) -> None:
+        """The applied time is nearly used up: AgentConf_Timeout to the conference's agents."""
+        self.truth.warned()
+        for agent in self._listening_agents(conf):
+            self._deliver(agent, TIMEOUT_EVENT, {"confId": conf.conf_id})
 
     # ----------------------------------------------------------------- evolution
 
@@ -392,7 +473,7 @@ class Population:
                 if p.channel_state == 2:
                     p.channel_state = 0
             conf.touch()
-            self._schedule_activity(conf, t, _MEAN_ACTIVITY_S)
+            self._schedule_activity(conf, t, self.activity_mean_s)
             return
         members = list(conf.participants.values())
         others = [p for p in members if p.role != 1] or members
@@ -403,21 +484,19 @@ class Population:
             if len(members) < MAX_PARTICIPANTS:
                 p = self._random_participant(t, chair=False)
                 if p.address not in conf.participants:
-                    conf.participants[p.address] = p
-                    self._index_join(conf, p)
+                    self._join(conf, p)
         elif r < 0.40:
             if len(members) > 2:
-                gone = rng.choice(others)
-                del conf.participants[gone.address]
-                self._index_leave(conf, gone)
+                self._leave(conf, rng.choice(others), HUNG_UP)
         elif r < 0.42:
             if len(members) <= 2:
-                self._remove(conf, t, replace=True)  # everybody hung up: it empties
+                self._remove(conf, t, t - 1, replace=True)  # everybody hung up: it empties
                 return
         elif r < 0.75:
             p = rng.choice(others)
             if p.channel_state in (0, 1):
                 p.channel_state = 1 - p.channel_state  # hold / unhold
+                self._notify(conf, p, HELD if p.channel_state == 1 else UNHELD)
         elif r < 0.87:
             self._start_announcement(conf)
             self._schedule_activity(conf, t, rng.uniform(10, 60))
@@ -425,19 +504,67 @@ class Population:
         elif r < 0.93:
             p = rng.choice(others)
             p.channel_attrib = 1 if p.channel_attrib == 3 else 3
+            self._notify(conf, p, MUTED if p.channel_attrib == 1 else UNMUTED)
         conf.touch()
-        self._schedule_activity(conf, t, _MEAN_ACTIVITY_S)
+        self._schedule_activity(conf, t, self.activity_mean_s)
+
+    def _join(self, conf: Conference, p: Participant) -> None:
+        """``p`` joins a running conference."""
+        conf.participants[p.address] = p
+        conf.touch()
+        self.truth.joined(conf)
+        self._index_join(conf, p)
+        self._notify(conf, p, JOINED)
+
+    def _leave(self, conf: Conference, p: Participant, reason: int) -> None:
+        """``p`` leaves a conference that goes on."""
+        del conf.participants[p.address]
+        conf.touch()
+        self.truth.left(conf)
+        self._notify(conf, p, LEFT, reason)
+        self._index_leave(conf, p)
 
     # ----------------------------------------------------------------- agents' events
 
-    def _emit(self, agent: str, event_type: str, conf_id: int) -> None:
+    def _wants(self, agent: str) -> bool:
+        return self.listener is not None and (self.audience is None or self.audience(agent))
+
+    def _deliver(self, agent: str, event_type: str, content: dict[str, Any]) -> None:
         if self.listener is not None:
-            self.listener(agent, event_type, conf_id)
+            self.listener(agent, event_type, content)
+
+    def _listening_agents(self, conf: Conference) -> list[str]:
+        if self.listener is None:
+            return []
+        return [
+            a.address for a in conf.participants.values() if a.is_agent and self._wants(a.address)
+        ]
+
+    def _notify(
+        self, conf: Conference, subject: Participant, change_type: int, reason: int = NO_REASON
+    ) -> None:
+        """AgentConf_ParticipantChanged about ``subject`` to the conference's other agents."""
+        agents = [a for a in self._listening_agents(conf) if a != subject.address]
+        if not agents:
+            return
+        content = {
+            "result": 0,
+            "changeType": change_type,
+            "changeReason": reason,
+            "confId": conf.conf_id,
+            "participant": subject.address,
+            "participantType": subject.participant_type,
+            "deviceCallType": subject.device_call_type,
+            "deviceType": subject.device_type,
+        }
+        for agent in agents:
+            self._deliver(agent, CHANGED_EVENT, dict(content))
 
     def _index_join(self, conf: Conference, p: Participant) -> None:
         if p.is_agent:
             self._agents.setdefault(p.address, set()).add(conf.conf_id)
-            self._emit(p.address, JOIN_EVENT, conf.conf_id)
+            if self._wants(p.address):
+                self._deliver(p.address, JOIN_EVENT, {"confId": conf.conf_id})
 
     def _index_leave(self, conf: Conference, p: Participant) -> None:
         if p.is_agent:
@@ -446,7 +573,22 @@ class Population:
                 confs.discard(conf.conf_id)
                 if not confs:
                     del self._agents[p.address]
-            self._emit(p.address, LEAVE_EVENT, conf.conf_id)
+            if self._wants(p.address):
+                self._deliver(p.address, LEAVE_EVENT, {"confId": conf.conf_id})
+
+    # ----------------------------------------------------------------- what was served
+
+    def note_served(self, served: Iterable[tuple[Conference, int]]) -> None:
+        """These conferences went out in an intact queryconfinfos answer with these elapsed
+        minutes (the ground truth's served side)."""
+        for conf, minutes in served:
+            if conf.conf_id in self._confs:
+                self.truth.served_now(conf, minutes)
+
+    def reset_truth(self) -> None:
+        """Count the ground truth from now; the live conferences are the baseline."""
+        self.tick()
+        self.truth.reset(self.now_ms(), list(self._confs.values()))
 
     # ----------------------------------------------------------------- test API
 
@@ -458,73 +600,87 @@ class Population:
 
     def add_participant(self, conf_id: int, address: str, **fields: Any) -> None:
         """Add a participant (vendor or snake_case keys: ``addressType="9"`` or
-        ``address_type="9"``); an agent gets a SelfJoin event.
-        KeyError: no such conference; ValueError: already there."""
+        ``address_type="9"``); an agent gets a SelfJoin event, the other agents a
+        ParticipantChanged. KeyError: no such conference; ValueError: already there."""
         conf = self._conf(conf_id)
         if address in conf.participants:
             raise ValueError(f"{address} is already in conference {conf_id}")
         p = participant_from_mapping({"address": address, **fields}, self.now_ms())
-        conf.participants[address] = p
-        conf.touch()
-        self._index_join(conf, p)
+        self._join(conf, p)
 
     def set_participant(self, conf_id: int, address: str, **fields: Any) -> bool:
-        """Add or change a participant (``channel_state=1``/``channelState=1``, ``role=1``...).
-        Returns True when it was added."""
+        """Add or change a participant (``channel_state=1``/``channelState=1``, ``role=1``...);
+        the other agents hear of holds, mutes and a new chair. Returns True when it was added."""
         conf = self._conf(conf_id)
         p = conf.participants.get(address)
         if p is None:
             self.add_participant(conf_id, address, **fields)
             return True
-        was_agent = p.is_agent
+        was_agent, state, attrib, role = p.is_agent, p.channel_state, p.channel_attrib, p.role
         apply_participant_changes(p, fields)
         conf.touch()
         if was_agent and not p.is_agent:
             self._index_leave(conf, p)
         elif p.is_agent and not was_agent:
             self._index_join(conf, p)
+        if role != 1 and p.role == 1:
+            self._notify(conf, p, CHAIR_CHANGED)
+        if attrib != 1 and p.channel_attrib == 1:
+            self._notify(conf, p, MUTED)
+        elif attrib == 1 and p.channel_attrib != 1:
+            self._notify(conf, p, UNMUTED)
+        if state != 1 and p.channel_state == 1:
+            self._notify(conf, p, HELD)
+        elif state == 1 and p.channel_state != 1:
+            self._notify(conf, p, UNHELD)
         return False
 
-    def remove_participant(self, conf_id: int, address: str) -> bool:
-        """Remove a participant (an agent gets SelfLeave); the conference ends if it empties.
-        False if the participant was not there."""
+    def remove_participant(self, conf_id: int, address: str, reason: int = REMOVED) -> bool:
+        """Remove a participant (an agent gets SelfLeave, the others a ParticipantChanged with
+        ``reason``); the conference ends if it empties. False if the participant was not
+        there."""
         conf = self._conf(conf_id)
-        p = conf.participants.pop(address, None)
+        p = conf.participants.get(address)
         if p is None:
             return False
-        conf.touch()
-        self._index_leave(conf, p)
-        if not conf.participants:
-            self._remove(conf, self.now_ms(), replace=True)
+        if len(conf.participants) == 1:  # the last one: the conference ends with them
+            now = self.now_ms()
+            self._remove(conf, now, now, replace=True)
+            return True
+        self._leave(conf, p, reason)
         return True
 
     def set_elapsed(self, conf_id: int, minutes: float) -> None:
         """Make the conference have run ``minutes`` (moves ``startTime``); it ends at the
-        next tick if that reaches its applied time."""
+        next tick if that reaches its applied time (no client can have seen that elapsed
+        time: use ``overrun`` to show a conference past its applied time)."""
         if minutes < 0:
             raise ValueError("minutes must be >= 0")
         conf = self._conf(conf_id)
-        conf.start_ms = self.now_ms() - int(minutes * 60_000)
+        now = self.now_ms()
+        conf.start_ms = now - int(minutes * 60_000)
         for p in conf.participants.values():
             p.enter_ms = max(p.enter_ms, conf.start_ms)
         conf.touch()
-        self._schedule_end(conf)
+        self._schedule_end(conf, now)
 
     def set_apply(self, conf_id: int, minutes: int) -> None:
-        """Change ``applyConfTime`` (what prolonging does)."""
+        """Change ``applyConfTime``; raising it is what prolonging does."""
         if isinstance(minutes, bool) or not isinstance(minutes, int) or minutes < 0:
             raise ValueError("applyConfTime: expected a non-negative integer")
         conf = self._conf(conf_id)
+        if minutes > conf.apply_minutes:
+            self.truth.prolonged(conf)
         conf.apply_minutes = minutes
         conf.touch()
-        self._schedule_end(conf)
+        self._schedule_end(conf, self.now_ms())
 
     def set_overrun(self, conf_id: int, overrun: bool) -> None:
         """Keep the conference past its applied time, or stop doing so: then it ends at the
         next tick if its applied time has run out."""
         conf = self._conf(conf_id)
         conf.overrun = overrun
-        self._schedule_end(conf)
+        self._schedule_end(conf, self.now_ms())
 
     def set_conf_state(self, conf_id: int, state: int) -> None:
         if isinstance(state, bool) or not isinstance(state, int):
@@ -532,6 +688,30 @@ class Population:
         conf = self._conf(conf_id)
         conf.conf_state = state
         conf.touch()
+
+    def set_churn(
+        self,
+        *,
+        activity_mean_s: float | None = None,
+        replacement_mean_s: float | None = None,
+        prolong_probability: float | None = None,
+    ) -> None:
+        """Change how lively the population is from now on (changes already scheduled keep
+        their times)."""
+        for name, value in (
+            ("activity_mean_seconds", activity_mean_s),
+            ("replacement_mean_seconds", replacement_mean_s),
+        ):
+            if value is not None and not value > 0:
+                raise ValueError(f"{name}: must be > 0")
+        if prolong_probability is not None and not 0 <= prolong_probability <= 1:
+            raise ValueError("prolong_probability: must be in [0, 1]")
+        if activity_mean_s is not None:
+            self.activity_mean_s = activity_mean_s
+        if replacement_mean_s is not None:
+            self.replacement_mean_s = replacement_mean_s
+        if prolong_probability is not None:
+            self.prolong_probability = prolong_probability
 
 
 def _default_participants() -> list[dict[str, Any]]:

@@ -14,6 +14,7 @@ import ssl
 import tempfile
 import weakref
 from types import TracebackType
+from typing import Any
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
@@ -53,6 +54,12 @@ class GatewaySimulator:
             clock=self.clock,
             stringly_numbers=self.config.stringly_numbers,
             listener=self._on_agent_event,
+            audience=self._has_session,
+            vdn=self.config.vdn,
+            prompt_minutes=self.config.prompt_minutes,
+            activity_mean_s=self.config.activity_mean_s,
+            replacement_mean_s=self.config.replacement_mean_s,
+            prolong_probability=self.config.prolong_probability,
         )
         self._stopping = asyncio.Event()
         self._runner: web.AppRunner | None = None
@@ -211,8 +218,18 @@ class GatewaySimulator:
         if faults.seed is not None:
             self.injector.reseed(faults.seed)
 
-    def _on_agent_event(self, agent_id: str, event_type: str, conf_id: int) -> None:
-        event = {"eventType": event_type, "workNo": agent_id, "content": {"confId": conf_id}}
+    def sign_out(self, agent_id: str, reason: str = "admin") -> bool:
+        """Sign the agent out on every node (as the CTI would); False if it was not in."""
+        signed_out = False
+        for node in self.nodes:
+            signed_out = node.sessions.sign_out(agent_id, reason) or signed_out
+        return signed_out
+
+    def _has_session(self, agent_id: str) -> bool:
+        return any(agent_id in node.sessions for node in self.nodes)
+
+    def _on_agent_event(self, agent_id: str, event_type: str, content: dict[str, Any]) -> None:
+        event = {"eventType": event_type, "workNo": agent_id, "content": content}
         for node in self.nodes:
             node.sessions.push_event(agent_id, event)
 

@@ -26,13 +26,20 @@ class Stats:
     concurrent_signins_rejected: int = 0
     #: every Guid handed out: sign-in, rotation, updateGuid
     guids_issued: int = 0
-    #: successful sign-ins by method (login, forceLogin, loginEx)
+    #: successful sign-ins by method (login, forceLogin, loginEx, forceLoginEx)
     signins: Counter[str] = field(default_factory=Counter)
-    #: sessions ended by reason: logout, forcelogout, forcelogin, idle, restart, node_down
+    #: agent licences taken, by the sign-in variant that took them (login, forceLogin): a test
+    #: of a monitoring account asserts this stays empty
+    licences_taken: Counter[str] = field(default_factory=Counter)
+    #: sessions ended by reason: logout, forcelogout, forcelogin, forceloginex, qualitycontrol,
+    #: admin, idle, restart, node_down
     signouts: Counter[str] = field(default_factory=Counter)
-    #: agent events put on a session's queue, and handed out by getAgentEvent
+    #: agent events put on a session's queue, and handed out by getAgentEvent (also by type)
     events_queued: int = 0
     events_delivered: int = 0
+    events_delivered_by_type: Counter[str] = field(default_factory=Counter)
+    #: requests for an agent ID outside the gateway's range (agent_id_range), answered 404
+    agent_id_not_found: int = 0
     #: queryConfInfos: IDs asked for and conferences answered
     conf_ids_requested: int = 0
     confs_returned: int = 0
@@ -79,9 +86,12 @@ class Stats:
             "concurrent_signins_rejected": self.concurrent_signins_rejected,
             "guids_issued": self.guids_issued,
             "signins": dict(sorted(self.signins.items())),
+            "licences_taken": dict(sorted(self.licences_taken.items())),
             "signouts": dict(sorted(self.signouts.items())),
             "events_queued": self.events_queued,
             "events_delivered": self.events_delivered,
+            "events_delivered_by_type": dict(sorted(self.events_delivered_by_type.items())),
+            "agent_id_not_found": self.agent_id_not_found,
             "conf_ids_requested": self.conf_ids_requested,
             "confs_returned": self.confs_returned,
             "requests_by_node": {str(k): v for k, v in sorted(self.requests_by_node.items())},

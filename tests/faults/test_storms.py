@@ -35,7 +35,13 @@ async def test_a_000_003_storm_backs_off_the_re_sign_ins_and_logs_once(
 ) -> None:
     sim = await make_sim()
     conf = sim.population.add_conference()
-    session = make_session(sim, resign_min_interval=RESIGN, backoff_max=cap, backoff_initial=0.05)
+    session = make_session(
+        sim,
+        resign_min_interval=RESIGN,
+        resign_max_interval=cap,
+        backoff_max=cap,
+        backoff_initial=0.05,
+    )
     await wait_for(lambda: session.signed_in)
     await asyncio.sleep(RESIGN * 2)  # old enough that the first 000-003 is worth a sign-in
     caplog.set_level(logging.DEBUG)
@@ -60,6 +66,7 @@ async def test_a_000_003_storm_backs_off_the_re_sign_ins_and_logs_once(
     # to its Guid instead of taking the account over; and that Guid works again at once.
     assert sim.stats.answer_count("loginEx", "100-002") == during
     assert sim.stats.signins["forceLogin"] == 0
+    assert sim.stats.signins["forceLoginEx"] == 0
     assert session.client.guid == guid
     result = await session.client.queryConfInfos([conf], deadline(3))
     assert result.failed == []
@@ -78,12 +85,14 @@ async def test_a_person_who_takes_the_account_over_is_not_kicked_out(
     await asyncio.sleep(0.2)
     async with aiohttp.ClientSession() as http:
         url = f"{sim.url}/agentgateway/resource/onlineagent/153/forcelogin"
-        async with http.put(url, json={"password": INSPECTOR[1]}) as resp:
+        body = {"password": INSPECTOR[1], "phonenum": "40038"}  # mandatory (cec_07_1203)
+        async with http.put(url, json=body) as resp:
             assert (await resp.json())["retcode"] == "0"
             theirs = resp.headers["Set-GUID"].split("=", 1)[1]
     await asyncio.sleep(1.5)
     assert sim.stats.calls["loginEx"] >= 2, "the exporter did try to sign in again"
     assert sim.stats.signins["forceLogin"] == 1, "only theirs"
+    assert sim.stats.signins["forceLoginEx"] == 0, "and not ours either"
     (held,) = [s for n in sim.nodes for s in n.sessions.sessions()]
     assert held.current_guid.split(".")[0] == theirs.split(".")[0]
 
@@ -108,5 +117,7 @@ async def test_a_guid_that_expired_while_polls_failed_is_replaced_at_once(
     assert result.failed == [], result.failed[0].error
     assert [c.conf_id for c in result.conferences] == [conf]
     assert sim.stats.answer_count("loginEx", "100-002") >= 1
-    assert sim.stats.signins["forceLogin"] >= 1, "its own expired session, taken over"
+    # Taken over with the forced variant of loginex: no licence (issue 14, item 2).
+    assert sim.stats.signins["forceLoginEx"] >= 1, "its own expired session, taken over"
+    assert sim.stats.signins["forceLogin"] == 0
     sim.faults.http_error_rate = 0.0

@@ -14,9 +14,13 @@ async def test_index_describes_the_simulator(gw: Gateway) -> None:
     assert reply.status == 200
     assert reply.body["auth_mode"] == "dynamic"
     assert reply.body["accounts"] == [
-        {"agent_id": "153", "inspector": True},
-        {"agent_id": "154", "inspector": False},
+        {"agent_id": "153", "inspector": True, "vdn": 1},
+        {"agent_id": "154", "inspector": False, "vdn": 1},
     ]
+    assert reply.body["vdn"] == 1
+    assert reply.body["agent_id_range"] == "current"
+    assert reply.body["forceloginex"] is True
+    assert (reply.body["charset"], reply.body["messages"]) == ("UTF-8", "en")
 
 
 async def test_stats_and_reset(gw: Gateway) -> None:
@@ -101,7 +105,10 @@ async def test_sessions_listing(gw: Gateway) -> None:
     [session] = (await gw.admin("GET", "/sessions")).body
     assert session["agent_id"] == "153"
     assert session["method"] == "loginEx"
-    assert session["queued_events"] == 1
+    assert session["queued_events"] == 2  # AgentOther_InService, AgentState_Ready
+    assert session["licence"] is False
+    assert session["status"] == 4
+    assert session["body_fields"] == ["password"]
 
 
 async def test_conference_lifecycle(sim: GatewaySimulator, gw: Gateway) -> None:
@@ -201,6 +208,9 @@ async def test_population_size(sim: GatewaySimulator, gw: Gateway) -> None:
     assert (await gw.admin("PUT", "/population", {"conferences": 50})).body == {
         "target": 50,
         "count": 50,
+        "activity_mean_seconds": 240.0,
+        "replacement_mean_seconds": 20.0,
+        "prolong_probability": 0.1,
     }
     assert len(sim.population) == 50
     assert (await gw.admin("PUT", "/population", {"conferences": 5})).body["count"] == 5

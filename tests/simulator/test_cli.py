@@ -58,7 +58,7 @@ async def test_http_process_prints_its_address_serves_and_stops_on_sigterm() -> 
         async with aiohttp.ClientSession() as http:
             async with http.get(url + "/simulator/conferences") as resp:
                 assert (await resp.json())["count"] == 3
-            body = {"password": "pw"}
+            body = {"password": "pw", "phonenum": "40038"}
             async with http.put(url + "/agentgateway/resource/onlineagent/300", json=body) as resp:
                 assert (await resp.json())["retcode"] == "0"
     finally:

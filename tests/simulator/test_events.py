@@ -62,6 +62,12 @@ async def test_join_and_leave_events_for_an_agent(
         "content": {"confId": conf_id},
     }
     sim.population.end_conference(conf_id)
+    # the others leave with the conference (changeReason 3), then the agent itself
+    for phone in ("70005", "70006"):
+        event = (await gw.poll("154", guid)).body["event"]
+        assert event["eventType"] == "AgentConf_ParticipantChanged"
+        assert event["content"]["participant"] == phone
+        assert (event["content"]["changeType"], event["content"]["changeReason"]) == (1, 3)
     reply = await gw.poll("154", guid)
     assert reply.body["event"]["eventType"] == "AgentConf_SelfLeaveResult"
     assert reply.body["event"]["content"] == {"confId": conf_id}
@@ -86,6 +92,8 @@ async def test_events_for_a_signed_out_agent_are_dropped(
     guid = await gw.sign_in(*AGENT)
     reply = await gw.poll("154", guid)
     assert reply.body["event"]["eventType"] == "AgentOther_InService"
+    reply = await gw.poll("154", guid)
+    assert reply.body["event"]["eventType"] == "AgentState_Ready"
     reply = await gw.poll("154", guid)
     assert "event" not in reply.body
 

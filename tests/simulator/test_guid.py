@@ -53,6 +53,8 @@ async def test_dynamic_rotation_overlap_and_expiry(
     first = await gw.poll("153", g0)  # the queued InService event, at once, current Guid
     assert first.body["event"]["eventType"] == "AgentOther_InService"
     assert first.set_guid == g0
+    ready = await gw.poll("153", g0)  # then AgentState_Ready (cec_07_1224), at once too
+    assert ready.body["event"]["eventType"] == "AgentState_Ready"
     held = await gw.poll("153", g0)  # held until the rotation, then answered early
     elapsed = time.monotonic() - t0
     assert 0.25 <= elapsed < 1.0, elapsed

@@ -112,7 +112,20 @@ async def test_optional_signin_fields_are_accepted(gw: Gateway) -> None:
     }
     reply = await gw.call("PUT", "/onlineagent/153", body=body)
     assert reply.retcode == "0"
-    assert reply.body["result"]["phonenum"] == "40038"
+    # the result's fields as the vendor's sample (cec_07_1224) has them
+    result = reply.body["result"]
+    assert set(result) == {
+        "vdnid",
+        "workno",
+        "mediatype",
+        "loginTime",
+        "isForceChange",
+        "serverName",
+        "timeRemaining",
+    }
+    assert (result["vdnid"], result["workno"], result["mediatype"]) == (1, "153", "TTF")
+    assert (result["isForceChange"], result["serverName"]) == ("false", "AgentGateway")
+    assert result["loginTime"].isdigit()
 
 
 async def test_logout_needs_valid_guid_and_ends_session(gw: Gateway) -> None:
@@ -125,11 +138,17 @@ async def test_logout_needs_valid_guid_and_ends_session(gw: Gateway) -> None:
     assert gw.sim.stats.signouts["logout"] == 1
 
 
-async def test_forcelogout_without_guid(gw: Gateway) -> None:
+async def test_forcelogout_needs_the_guid(gw: Gateway) -> None:
+    """cec_07_0353 and cec_07_1220 list the Guid header as mandatory for forcelogout."""
     guid = await gw.sign_in()
-    assert (await gw.call("DELETE", "/onlineagent/153/forcelogout")).retcode == "0"
+    path = "/onlineagent/153/forcelogout"
+    assert (await gw.call("DELETE", path)).retcode == "000-003"
+    assert (await gw.call("DELETE", path, guid="bogus")).retcode == "000-003"
+    assert (await gw.conf_ids("153", guid)).retcode == "0"  # still signed in
+    assert (await gw.call("DELETE", path, guid=guid)).retcode == "0"
     assert (await gw.conf_ids("153", guid)).retcode == "100-006"
-    assert (await gw.call("DELETE", "/onlineagent/153/forcelogout")).retcode == "100-008"
+    assert (await gw.call("DELETE", path, guid=guid)).retcode == "100-008"
+    assert gw.sim.stats.signouts["forcelogout"] == 1
     assert (await gw.login(kind="login")).retcode == "0"
 
 

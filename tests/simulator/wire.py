@@ -16,6 +16,9 @@ from ccgw_simulator import GatewaySimulator, SimulatorConfig
 API = "/agentgateway/resource"
 INSPECTOR = ("153", "sim-inspector")
 AGENT = ("154", "sim-agent")
+#: The sign-in variants whose body must carry phonenum, and the number the tests send.
+PHONE_REQUIRED = ("login", "forcelogin")
+PHONE = "40038"
 
 StartSim = Callable[..., Awaitable[GatewaySimulator]]
 
@@ -72,15 +75,30 @@ class Gateway:
             return Reply(resp.status, resp.headers, await resp.text())
 
     async def login(
-        self, agent: str = INSPECTOR[0], password: str = INSPECTOR[1], kind: str = "loginex"
+        self,
+        agent: str = INSPECTOR[0],
+        password: str = INSPECTOR[1],
+        kind: str = "loginex",
+        **fields: Any,
     ) -> Reply:
+        """A sign-in; login and forcelogin carry the mandatory ``phonenum`` (cec_07_1202,
+        cec_07_1203) unless ``phonenum=None`` is given; ``fields`` are more body fields."""
         suffix = "" if kind == "login" else "/" + kind
-        return await self.call("PUT", f"/onlineagent/{agent}{suffix}", body={"password": password})
+        body: dict[str, Any] = {"password": password}
+        if kind in PHONE_REQUIRED:
+            body["phonenum"] = PHONE
+        body.update(fields)
+        body = {k: v for k, v in body.items() if v is not None}
+        return await self.call("PUT", f"/onlineagent/{agent}{suffix}", body=body)
 
     async def sign_in(
-        self, agent: str = INSPECTOR[0], password: str = INSPECTOR[1], kind: str = "loginex"
+        self,
+        agent: str = INSPECTOR[0],
+        password: str = INSPECTOR[1],
+        kind: str = "loginex",
+        **fields: Any,
     ) -> str:
-        reply = await self.login(agent, password, kind)
+        reply = await self.login(agent, password, kind, **fields)
         assert reply.retcode == "0", reply.text
         guid = reply.set_guid
         assert guid is not None
