@@ -68,7 +68,45 @@ CONTRACT: dict[str, str] = {
     "ccgw_build_info": "gauge",
     "ccgw_config_last_reload_successful": "gauge",
     "ccgw_config_last_reload_success_timestamp_seconds": "gauge",
+    "ccgw_conference_ids": "gauge",
+    "ccgw_collection_skipped_entries": "gauge",
+    "ccgw_discovery_failures_total": "counter",
+    "ccgw_exporter_asyncio_tasks": "gauge",
+    # Round 2 (CONTRACT.md): partial collections, the account's kind, contention.
+    "ccgw_collection_complete": "gauge",
+    "ccgw_conferences_stale": "gauge",
+    "ccgw_conferences_stale_age_seconds": "gauge",
+    "ccgw_conference_ids_dropped": "gauge",
+    "ccgw_session_info": "gauge",
+    "ccgw_session_conflicts_total": "counter",
+    "ccgw_session_backoff_seconds": "gauge",
+    "ccgw_conference_timeout_warnings_total": "counter",
+    # Conference activity (issue 16).
+    "ccgw_conferences_started_total": "counter",
+    "ccgw_conferences_ended_total": "counter",
+    "ccgw_conference_duration_seconds": "histogram",
+    "ccgw_conference_applied_share": "histogram",
+    "ccgw_conference_peak_participants": "histogram",
+    "ccgw_conference_prolongations_total": "counter",
+    "ccgw_conference_participants_joined_total": "counter",
+    "ccgw_conference_participants_left_total": "counter",
+    # The exporter's own HTTP listener (no gateway label).
+    "ccgw_exporter_http_connections": "gauge",
+    "ccgw_exporter_http_rejected_total": "counter",
 }
+
+#: Families without a `gateway` label: the exporter's own (dashboards select them by job and
+#: instance only, and deduplicate them by instance).
+EXPORTER_SCOPE: frozenset[str] = frozenset(
+    {
+        "ccgw_build_info",
+        "ccgw_config_last_reload_successful",
+        "ccgw_config_last_reload_success_timestamp_seconds",
+        "ccgw_exporter_asyncio_tasks",
+        "ccgw_exporter_http_connections",
+        "ccgw_exporter_http_rejected_total",
+    }
+)
 
 
 def series_names() -> frozenset[str]:

@@ -1,5 +1,5 @@
-"""Derive a variant of the rule files: shorter `for:` and range windows, another job regex,
-absolute runbook links.
+"""Derive a variant of the rule files: shorter `for:` and range windows, other job regexes,
+another runbook address.
 
 The committed rules carry production durations (`for: 5m` ... `15m`). An end-to-end test
 cannot wait that long, so it loads a variant made by this module:
@@ -21,8 +21,14 @@ gone. A test that waits for alerts to resolve therefore also passes `--range-div
 (`[5m]` -> `[5s]` with 60), which rewrites the windows in expressions and in the queries of
 annotation templates alike; `ratio_rate5m` and similar rule names keep their names.
 
-For deployments: `--exporter-job REGEX` replaces the job regex of CcgwExporterDown, and
-`--runbook-base URL` turns the relative `docs/alerts.md#...` links into absolute ones.
+For deployments (the knobs a Prometheus Operator mixin would take as its config):
+
+- `--exporter-job REGEX` replaces `.*ccgw.*`, the regex every rule selects the exporter's
+  scrape jobs with (`up{job=~".*ccgw.*"}`);
+- `--probe-job REGEX` replaces `.*probe.*`, the regex that tells /probe jobs (one target per
+  gateway) from the exporter's own jobs;
+- `--runbook-base-url URL` replaces `DEFAULT_RUNBOOK_BASE` in every `runbook_url`: the links
+  become `URL/docs/alerts.md#<alert>`, e.g. your mirror of the repository at the installed tag.
 """
 
 from __future__ import annotations
@@ -39,9 +45,17 @@ RULES_DIR = Path(__file__).resolve().parent
 ALERTS_FILE = RULES_DIR / "alerts.rules.yml"
 RECORDING_FILE = RULES_DIR / "recording.rules.yml"
 
-#: The matcher CcgwExporterDown selects the exporter's scrape jobs with.
+#: The matcher the rules select the exporter's scrape jobs with (CcgwExporterDown and the
+#: other scrape-level alerts).
 EXPORTER_JOB_MATCHER = 'job=~".*ccgw.*"'
-RUNBOOK_PREFIX = "docs/alerts.md"
+#: The regex that marks /probe jobs among them, in `job=~"..."` and `job!~"..."` matchers.
+PROBE_JOB_REGEX = ".*probe.*"
+PROBE_JOB_MATCHERS = (f'job=~"{PROBE_JOB_REGEX}"', f'job!~"{PROBE_JOB_REGEX}"')
+#: Where the committed rules' runbook links point: the repository's public home. A copy
+#: installed elsewhere (a mirror, a tag) passes --runbook-base-url.
+DEFAULT_RUNBOOK_BASE = "https://github.com/ccgw-exporter/ccgw-exporter/blob/main"
+RUNBOOK_PATH = "docs/alerts.md"
+RUNBOOK_PREFIX = f"{DEFAULT_RUNBOOK_BASE}/{RUNBOOK_PATH}"
 
 _UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, "y": 31536000}
 _PART = re.compile(r"(\d+)(ms|s|m|h|d|w|y)")
@@ -96,7 +110,8 @@ def derive(
     range_divisor: float | None = None,
     group_interval: str | None = None,
     exporter_job: str | None = None,
-    runbook_base: str | None = None,
+    probe_job: str | None = None,
+    runbook_base_url: str | None = None,
 ) -> dict[str, Any]:
     """A changed copy of a loaded rule file (the `groups:` document)."""
     if for_divisor is not None and for_value is not None:
@@ -105,7 +120,7 @@ def derive(
         raise ValueError("for_divisor must be positive")
     if range_divisor is not None and range_divisor <= 0:
         raise ValueError("range_divisor must be positive")
-    job_replaced = False
+    job_replaced = probe_replaced = False
     groups = []
     for group in doc.get("groups", []):
         group = dict(group)
@@ -121,9 +136,16 @@ def derive(
                 elif for_divisor is not None:
                     rule["for"] = format_duration(parse_duration(rule["for"]) / for_divisor)
             if exporter_job is not None and EXPORTER_JOB_MATCHER in rule.get("expr", ""):
-                quoted = exporter_job.replace("\\", "\\\\").replace('"', '\\"')
-                rule["expr"] = rule["expr"].replace(EXPORTER_JOB_MATCHER, f'job=~"{quoted}"')
+                rule["expr"] = rule["expr"].replace(
+                    EXPORTER_JOB_MATCHER, f'job=~"{_quoted(exporter_job)}"'
+                )
                 job_replaced = True
+            if probe_job is not None and any(m in rule.get("expr", "") for m in PROBE_JOB_MATCHERS):
+                for operator, matcher in zip(("=~", "!~"), PROBE_JOB_MATCHERS, strict=True):
+                    rule["expr"] = rule["expr"].replace(
+                        matcher, f'job{operator}"{_quoted(probe_job)}"'
+                    )
+                probe_replaced = True
             if range_divisor is not None:
                 rule["expr"] = divide_windows(rule["expr"], range_divisor)
                 if rule.get("annotations"):
@@ -135,17 +157,24 @@ def derive(
                     }
             annotations: dict[str, Any] = rule.get("annotations") or {}
             url = str(annotations.get("runbook_url", ""))
-            if runbook_base is not None and url.startswith(RUNBOOK_PREFIX):
+            if runbook_base_url is not None and url.startswith(DEFAULT_RUNBOOK_BASE + "/"):
                 rule["annotations"] = {
                     **annotations,
-                    "runbook_url": runbook_base.rstrip("/") + "/" + url,
+                    "runbook_url": runbook_base_url.rstrip("/") + url[len(DEFAULT_RUNBOOK_BASE) :],
                 }
             rules.append(rule)
         group["rules"] = rules
         groups.append(group)
     if exporter_job is not None and not job_replaced:
         raise ValueError(f"no rule selects the exporter with {EXPORTER_JOB_MATCHER}")
+    if probe_job is not None and not probe_replaced:
+        raise ValueError(f"no rule tells /probe jobs apart with {PROBE_JOB_MATCHERS[0]}")
     return {**doc, "groups": groups}
+
+
+def _quoted(regex: str) -> str:
+    """`regex` as the inside of a PromQL double-quoted string."""
+    return regex.replace("\\", "\\\\").replace('"', '\\"')
 
 
 class _Dumper(yaml.SafeDumper):
@@ -189,10 +218,16 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--group-interval", help="evaluation interval of every group, e.g. 1s")
     parser.add_argument(
-        "--exporter-job", help=f"regex replacing {EXPORTER_JOB_MATCHER} in CcgwExporterDown"
+        "--exporter-job",
+        help="regex of the exporter's scrape jobs, replacing .*ccgw.* in every rule",
     )
     parser.add_argument(
-        "--runbook-base", help="URL put before the relative docs/alerts.md#... runbook links"
+        "--probe-job", help=f"regex of the /probe jobs among them, replacing {PROBE_JOB_REGEX}"
+    )
+    parser.add_argument(
+        "--runbook-base-url",
+        help=f"base of the runbook links instead of {DEFAULT_RUNBOOK_BASE} "
+        f"(they become URL/{RUNBOOK_PATH}#<alert>)",
     )
     args = parser.parse_args(argv)
     try:
@@ -203,7 +238,8 @@ def main(argv: list[str] | None = None) -> int:
             range_divisor=args.range_divisor,
             group_interval=args.group_interval,
             exporter_job=args.exporter_job,
-            runbook_base=args.runbook_base,
+            probe_job=args.probe_job,
+            runbook_base_url=args.runbook_base_url,
         )
     except ValueError as error:
         parser.error(str(error))

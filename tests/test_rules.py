@@ -27,24 +27,37 @@ RULE_TESTS = sorted((RULES / "tests").glob("*.yml"))
 ALERTS_DOC = ROOT / "docs" / "alerts.md"
 ALERTMANAGER_EXAMPLE = ROOT / "examples" / "alertmanager.yml"
 
-SEVERITIES = {"critical", "warning", "info"}
+SEVERITIES = {"critical", "warning", "info", "none"}
 #: level:metric:operations, e.g. gateway_method:ccgw_responses:rate5m
 RECORD_NAME = re.compile(r"^[a-z][a-z_]*:ccgw_[a-z0-9_]+:[a-z0-9_]+$")
 
-EXPECTED_ALERTS = {
-    "CcgwExporterDown",
-    "CcgwConfigReloadFailed",
-    "CcgwGatewayUnreachable",
-    "CcgwSessionSignedOut",
-    "CcgwGatewayErrorRatioHigh",
-    "CcgwRequestErrorsHigh",
-    "CcgwCollectionNearTimeout",
-    "CcgwConferencesTruncated",
+#: Alerts about the scrape targets themselves: they look at `up`, and need no hold.
+SCRAPE_ALERTS = {"CcgwExporterDown", "CcgwProbeFailed", "CcgwTargetDown"}
+#: Per-conference alerts: also held while the gateway's collection is incomplete.
+CONFERENCE_ALERTS = {
     "CcgwConferenceNearAppliedDuration",
     "CcgwConferenceOverAppliedDuration",
     "CcgwParticipantsHeldLong",
     "CcgwConferenceSingleParticipant",
 }
+#: Rate-window alerts that stay quiet during an outage and for the window after it.
+RATE_ALERTS = {"CcgwGatewayErrorRatioHigh", "CcgwRequestErrorsHigh"}
+EXPECTED_ALERTS = (
+    SCRAPE_ALERTS
+    | CONFERENCE_ALERTS
+    | RATE_ALERTS
+    | {
+        "CcgwConfigReloadFailed",
+        "CcgwGatewayUnreachable",
+        "CcgwSessionSignedOut",
+        "CcgwSessionContention",
+        "CcgwDiscoveryUnavailable",
+        "CcgwCollectionPartial",
+        "CcgwCollectionNearTimeout",
+        "CcgwConferencesTruncated",
+        "CcgwConferenceIdsDropped",
+    }
+)
 
 
 def tool(name: str) -> str:
@@ -128,8 +141,91 @@ def test_alert_labels_and_annotations(name: str) -> None:
     annotations = rule["annotations"]
     assert annotations["summary"].strip()
     assert "{{ $labels." in annotations["description"] or "{{ $value" in annotations["description"]
-    assert annotations["runbook_url"] == f"docs/alerts.md#{name.lower()}"
+    assert annotations["runbook_url"] == f"{variant.RUNBOOK_PREFIX}#{name.lower()}"
     variant.parse_duration(rule["for"])
+
+
+def test_runbook_links_are_absolute_and_point_at_the_public_home() -> None:
+    for name, rule in alerts().items():
+        url = rule["annotations"]["runbook_url"]
+        assert url.startswith("https://"), name
+        assert url.startswith(variant.DEFAULT_RUNBOOK_BASE + "/docs/alerts.md#"), name
+
+
+# ----------------------------------------------------------------------------- blind state
+
+
+def hold_branch(name: str, join: str) -> str:
+    """The branch that keeps `name` firing while `join` says the data is missing."""
+    return (
+        "max without (alertname, alertstate, severity) (\n"
+        f'    ALERTS{{alertname="{name}", alertstate="firing"}}\n'
+        "  )\n"
+        f"and on {join}"
+    )
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED_ALERTS - SCRAPE_ALERTS))
+def test_alert_holds_its_state_while_its_target_is_down(name: str) -> None:
+    """Live branch: nothing new starts while the series' scrape target is down. Hold branch:
+    what fired keeps firing until fresh data says otherwise (promtool tests prove both)."""
+    expr = " ".join(alerts()[name]["expr"].split())
+    assert "unless on (job, instance) up == 0" in expr, name
+    assert " ".join(hold_branch(name, "(job, instance) up == 0").split()) in expr, name
+
+
+@pytest.mark.parametrize("name", sorted(CONFERENCE_ALERTS))
+def test_conference_alert_holds_while_the_collection_is_incomplete(name: str) -> None:
+    expr = " ".join(alerts()[name]["expr"].split())
+    held = hold_branch(name, "(job, instance, gateway) ccgw_collection_complete == 0")
+    assert " ".join(held.split()) in expr, name
+
+
+@pytest.mark.parametrize("name", sorted(RATE_ALERTS))
+def test_rate_alert_stays_quiet_after_an_outage(name: str) -> None:
+    expr = " ".join(alerts()[name]["expr"].split())
+    guard = (
+        "unless on (job, instance, gateway) max_over_time(ALERTS{"
+        'alertname="CcgwGatewayUnreachable", alertstate="firing"}[10m])'
+    )
+    assert guard in expr, name
+    # The guard outlives the rate window, so the window's tail after an outage is covered.
+    (window,) = set(re.findall(r"rate\(\w+(?:\{[^}]*\})?\[(\w+)\]\)", expr))
+    assert variant.parse_duration("10m") > variant.parse_duration(window), name
+
+
+def test_discovery_refused_to_an_ordinary_agent_is_no_error() -> None:
+    """101-004 on queryAllConfIds is the account's kind (CcgwDiscoveryUnavailable, info), not
+    a gateway error; 101-004 on any other method still counts."""
+    expr = alerts()["CcgwGatewayErrorRatioHigh"]["expr"]
+    assert 'retcode!~"0|100-002|100-008|101-004"' in expr
+    assert 'retcode="101-004", method!="queryAllConfIds"' in expr
+    assert alerts()["CcgwDiscoveryUnavailable"]["labels"]["severity"] == "info"
+
+
+def test_one_dead_exporter_is_one_alert() -> None:
+    """CcgwExporterDown keys on the exporter's address only (its /metrics and
+    collect[]=exporter jobs are one exporter); /probe targets are left out of it, and
+    CcgwProbeFailed is silent while an exporter target is down."""
+    down = alerts()["CcgwExporterDown"]["expr"]
+    assert down.strip().startswith("max by (instance) (")
+    assert 'job!~".*probe.*"' in down
+    probe = alerts()["CcgwProbeFailed"]["expr"]
+    assert 'job=~".*probe.*"' in probe
+    assert 'unless on () (up{job=~".*ccgw.*", job!~".*probe.*"} == 0)' in probe
+    target = alerts()["CcgwTargetDown"]
+    assert target["labels"]["severity"] == "none"
+    assert variant.parse_duration(target["for"]) == 0
+
+
+def test_alert_texts_do_not_call_a_probe_target_the_exporter() -> None:
+    """With /probe, `instance` is the gateway's name: a gateway or conference alert may name
+    the scrape target, never "ccgw-exporter {{ $labels.instance }}"."""
+    for name, rule in alerts().items():
+        if name in SCRAPE_ALERTS or name == "CcgwConfigReloadFailed":
+            continue
+        text = rule["annotations"]["summary"] + rule["annotations"]["description"]
+        assert "exporter {{ $labels.instance }}" not in text, name
 
 
 def test_alert_descriptions_carry_values() -> None:
@@ -151,7 +247,7 @@ def test_recording_rule_names_follow_the_convention() -> None:
 
 
 def test_rules_use_contract_metrics_only() -> None:
-    allowed = series_names() | {"up"} | set(records())
+    allowed = series_names() | {"up", "ALERTS"} | set(records())
     for path in (RECORDING, ALERTS):
         for rule in rules(path):
             names = metric_names(rule["expr"])
@@ -271,18 +367,38 @@ def test_variant_cli_range_divisor(tmp_path: Path) -> None:
 def test_variant_job_regex_and_runbook_base(tmp_path: Path) -> None:
     out = tmp_path / "alerts.yml"
     argv = [str(ALERTS), "-o", str(out), "--for", "2s", "--exporter-job", "ccgw-prod"]
-    assert variant.main([*argv, "--runbook-base", "https://git.example.org/ccgw/"]) == 0
+    argv += ["--probe-job", "ccgw-prod-gw", "--runbook-base-url", "https://git.example.org/ccgw/"]
+    assert variant.main(argv) == 0
     derived = {r["alert"]: r for g in load(out)["groups"] for r in g["rules"]}
-    assert derived["CcgwExporterDown"]["expr"].startswith('up{job=~"ccgw-prod"}')
+    assert derived["CcgwExporterDown"]["expr"].strip() == (
+        'max by (instance) (up{job=~"ccgw-prod", job!~"ccgw-prod-gw"} == 0)'
+    )
+    assert 'up{job=~"ccgw-prod", job=~"ccgw-prod-gw"} == 0' in derived["CcgwProbeFailed"]["expr"]
+    assert derived["CcgwTargetDown"]["expr"] == 'up{job=~"ccgw-prod"} == 0'
+    text = out.read_text(encoding="utf-8")
+    assert ".*ccgw.*" not in text
+    assert ".*probe.*" not in text
     assert {r["for"] for r in derived.values()} == {"2s"}
     assert derived["CcgwGatewayUnreachable"]["annotations"]["runbook_url"] == (
         "https://git.example.org/ccgw/docs/alerts.md#ccgwgatewayunreachable"
     )
+    assert variant.DEFAULT_RUNBOOK_BASE not in text
+    result = run(tool("promtool"), "check", "rules", str(out))
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_variant_quotes_a_job_regex() -> None:
+    fast = variant.derive(load(ALERTS), exporter_job='a"b\\.c')
+    rules = [r for g in fast["groups"] for r in g["rules"]]
+    (down,) = [r for r in rules if r.get("alert") == "CcgwExporterDown"]
+    assert 'job=~"a\\"b\\\\.c"' in down["expr"]
 
 
 def test_variant_refuses_what_it_cannot_do() -> None:
     with pytest.raises(ValueError, match="exporter"):
         variant.derive(load(RECORDING), exporter_job="x")
+    with pytest.raises(ValueError, match="probe"):
+        variant.derive(load(RECORDING), probe_job="x")
     with pytest.raises(ValueError, match="not both"):
         variant.derive(load(ALERTS), for_divisor=2, for_value="1s")
 
@@ -320,6 +436,9 @@ def test_alertmanager_example_is_valid() -> None:
     ("labels", "receiver"),
     [
         (("severity=critical", "alertname=CcgwGatewayUnreachable"), "ccgw-oncall"),
+        (("severity=critical", "alertname=CcgwExporterDown"), "ccgw-oncall"),
+        (("severity=none", "alertname=CcgwTargetDown"), "ccgw-null"),
+        (("severity=info", "alertname=CcgwDiscoveryUnavailable"), "ccgw-team"),
         (("severity=warning", "alertname=CcgwGatewayErrorRatioHigh"), "ccgw-team"),
         (("severity=info", "alertname=CcgwConferenceSingleParticipant"), "ccgw-team"),
     ],
@@ -342,3 +461,37 @@ def test_alertmanager_example_groups_by_gateway() -> None:
     assert set(route["group_by"]) >= {"alertname", "gateway"}
     severities = {m for r in route["routes"] for m in r["matchers"]}
     assert {f'severity="{s}"' for s in SEVERITIES} <= severities
+    receivers = {r["name"]: r for r in load(ALERTMANAGER_EXAMPLE)["receivers"]}
+    assert set(receivers["ccgw-null"]) == {"name"}, "the inhibition source notifies nobody"
+
+
+def matches(matchers: list[str], labels: dict[str, str]) -> bool:
+    """Alertmanager's matcher strings (name="v", name=~"re", name!~"re") against labels."""
+    for matcher in matchers:
+        found = re.fullmatch(r'(\w+)(=~|!~|!=|=)"(.*)"', matcher)
+        assert found, matcher
+        name, op, value = found.groups()
+        actual = labels.get(name, "")
+        ok = {
+            "=": actual == value,
+            "!=": actual != value,
+            "=~": re.fullmatch(value, actual) is not None,
+            "!~": re.fullmatch(value, actual) is None,
+        }[op]
+        if not ok:
+            return False
+    return True
+
+
+def test_alertmanager_example_mutes_every_held_alert_while_its_target_is_down() -> None:
+    """Held alerts carry the value of before the outage (ALERTS' 1): while their target is
+    down, CcgwTargetDown mutes them; the outage's own alerts stay audible."""
+    (rule,) = [
+        r
+        for r in load(ALERTMANAGER_EXAMPLE)["inhibit_rules"]
+        if r["source_matchers"] == ['alertname="CcgwTargetDown"']
+    ]
+    assert rule["equal"] == ["job", "instance"]
+    for name in EXPECTED_ALERTS:
+        muted = matches(rule["target_matchers"], {"alertname": name})
+        assert muted == (name not in SCRAPE_ALERTS), name

@@ -2,6 +2,9 @@
 
     python deploy/kubernetes/gen_prometheusrule.py           # rewrite the file
     python deploy/kubernetes/gen_prometheusrule.py --check   # exit 1 if it is out of date
+    python deploy/kubernetes/gen_prometheusrule.py \
+        --runbook-base-url https://git.example.org/ccgw-exporter/blob/v0.3.0 --output -
+                                                              # your copy, runbooks elsewhere
 
 Generated, not written by hand, so that the Prometheus Operator gets exactly the rules that
 promtool tests in prometheus/. One object per rule file, because the operator turns each
@@ -11,6 +14,10 @@ embedded as it is, only indented, so their comments (tuning notes, `# threshold:
 survive into the cluster's copy; a YAML dump would drop them and reflow the annotation
 templates. tests/test_deploy.py checks that the committed file is this script's output and
 that each object's groups parse equal to its rule file.
+
+`--runbook-base-url` is the install-time setting of the rules' runbook links (as the Prometheus
+Operator's mixins take one): it replaces the repository's public home, which the committed rules
+point at, in every `runbook_url` (prometheus/variant.py does the same for plain rule files).
 """
 
 from __future__ import annotations
@@ -23,6 +30,11 @@ from pathlib import Path
 import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
+if str(ROOT) not in sys.path:  # run as a script: prometheus/ is not an installed package
+    sys.path.insert(0, str(ROOT))
+
+from prometheus.variant import DEFAULT_RUNBOOK_BASE  # noqa: E402
+
 RULES_DIR = ROOT / "prometheus"
 OUTPUT = Path(__file__).resolve().parent / "prometheusrule.yaml"
 SUFFIX = ".rules.yml"
@@ -81,22 +93,40 @@ def object_text(path: Path) -> str:
     return text
 
 
-def generate(paths: Sequence[Path] | None = None) -> str:
-    return HEADER + "".join(object_text(p) for p in (rule_files() if paths is None else paths))
+def generate(paths: Sequence[Path] | None = None, runbook_base_url: str | None = None) -> str:
+    text = HEADER + "".join(object_text(p) for p in (rule_files() if paths is None else paths))
+    if runbook_base_url is not None:
+        text = text.replace(
+            f"runbook_url: {DEFAULT_RUNBOOK_BASE}/", f"runbook_url: {runbook_base_url.rstrip('/')}/"
+        )
+    return text
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Write deploy/kubernetes/prometheusrule.yaml.")
     parser.add_argument("--check", action="store_true", help="exit 1 if the file is stale")
+    parser.add_argument(
+        "--runbook-base-url",
+        help=f"base of the runbook links instead of {DEFAULT_RUNBOOK_BASE} "
+        "(they become URL/docs/alerts.md#<alert>)",
+    )
+    parser.add_argument(
+        "--output", type=Path, help=f"write here instead of {OUTPUT.name} ('-': stdout)"
+    )
     args = parser.parse_args(argv)
-    text = generate()
+    if args.check and (args.runbook_base_url or args.output):
+        parser.error("--check compares the committed file: give no other option")
+    text = generate(runbook_base_url=args.runbook_base_url)
+    if args.output is not None and str(args.output) == "-":
+        sys.stdout.write(text)
+        return 0
     if args.check:
         current = OUTPUT.read_text(encoding="utf-8") if OUTPUT.exists() else ""
         if current != text:
             print(f"{OUTPUT} is out of date: run {Path(__file__).name}", file=sys.stderr)
             return 1
         return 0
-    OUTPUT.write_text(text, encoding="utf-8")
+    (args.output or OUTPUT).write_text(text, encoding="utf-8")
     return 0
 
 
