@@ -1,0 +1,72 @@
+"""Fixtures of the hostile-gateway suite: one gateway for the session, exporters per test or
+per module (each a real process), promtool if installed."""
+
+from __future__ import annotations
+
+import itertools
+import secrets
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+
+import pytest
+
+from .gateway import HostileGateway
+from .rig import ExporterProcess, GatewayEntry, Rig, find_promtool
+
+_agent_ids = itertools.count(3001)
+
+
+def new_agent_id() -> str:
+    """A fresh agent ID: a fresh tenant on the shared gateway, untouched by other tests."""
+    return str(next(_agent_ids))
+
+
+def new_password() -> str:
+    return "pw-" + secrets.token_hex(10)
+
+
+@pytest.fixture(scope="session")
+def hostile_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HostileGateway]:
+    gateway = HostileGateway(tls_dir=tmp_path_factory.mktemp("hostile-tls"))
+    gateway.start()
+    yield gateway
+    gateway.stop()
+
+
+@pytest.fixture(scope="session")
+def promtool() -> str | None:
+    return find_promtool()
+
+
+RigFactory = Callable[..., Rig]
+
+
+def start_rig(
+    gateway: HostileGateway,
+    workdir: Path,
+    promtool: str | None,
+    entries: Sequence[GatewayEntry],
+    args: Sequence[str] = (),
+) -> Rig:
+    exporter = ExporterProcess(workdir, entries, new_password(), args=args)
+    exporter.start()
+    return Rig(gateway, exporter, promtool)
+
+
+@pytest.fixture
+def make_rig(
+    hostile_gateway: HostileGateway, tmp_path: Path, promtool: str | None
+) -> Iterator[RigFactory]:
+    """Start an exporter for gateway entries built by `entry(...)`; stopped at teardown."""
+    rigs: list[Rig] = []
+
+    def factory(*entries: GatewayEntry, args: Sequence[str] = ()) -> Rig:
+        rig = start_rig(hostile_gateway, tmp_path / f"exporter{len(rigs)}", promtool, entries, args)
+        rigs.append(rig)
+        return rig
+
+    yield factory
+    for rig in rigs:
+        rig.exporter.stop()
+        for entry in rig.exporter.gateways:
+            hostile_gateway.tenant(entry.agent_id).reset()

@@ -1,0 +1,148 @@
+"""Property: no answer of a gateway can take the exporter down, leak a secret or grow it.
+
+For each example the hostile gateway serves generated answers (strategies.py) to the next
+calls of one vendor method, then answers well again. Throughout, every scrape answers 200
+within the scrape timeout and passes promtool and both prometheus_client parsers; afterwards
+the well-behaved population is served exactly again within `RECOVERY_SECONDS`, the event poll
+still reaches the gateway, no secret is in the log, the metrics, the landing page or the error
+pages, no redirect was followed, and RSS and asyncio tasks stay bounded.
+
+One exporter process serves the whole module (an example costs about a second, not a start).
+An example that leaves it unhealthy fails; the next one starts a fresh exporter, so examples
+stay independent and hypothesis can shrink to the answer that did it.
+
+`make test` runs a few derandomized examples per method; `make fuzz` runs the `hostile-fuzz`
+profile (CCGW_FUZZ_EXAMPLES per test, default 150).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+
+from .conftest import new_agent_id, start_rig
+from .gateway import NOT_SIGNED_IN, Answer, HostileGateway, Method
+from .rig import GatewayEntry, Rig
+from .strategies import Attack, answers, attacks, hostile_settings
+
+NAME = "fuzz"
+#: How long the exporter may take to make the calls the hostile answers were scripted for.
+HOSTILE_PHASE = 20.0
+
+
+class Target:
+    """The module's exporter, restarted when an example left it broken."""
+
+    def __init__(self, gateway: HostileGateway, workdir: Path, promtool: str | None) -> None:
+        self.gateway = gateway
+        self.workdir = workdir
+        self.promtool = promtool
+        self.rig: Rig | None = None
+        self.starts = 0
+
+    def ready(self) -> Rig:
+        rig = self.rig
+        if rig is not None and self._healthy(rig):
+            return rig
+        if rig is not None:
+            rig.exporter.stop()
+        self.starts += 1
+        agent = new_agent_id()  # a fresh tenant: nothing left over from the broken run
+        entry = GatewayEntry(NAME, agent, self.gateway.url, participants=True, address="plain")
+        rig = start_rig(self.gateway, self.workdir / f"run{self.starts}", self.promtool, [entry])
+        rig.recover(NAME)
+        rig.new_log()
+        self.rig = rig
+        return rig
+
+    @staticmethod
+    def _healthy(rig: Rig) -> bool:
+        if not rig.exporter.alive():
+            return False
+        try:
+            rig.recover(NAME, within=2.0)
+        except (AssertionError, OSError):
+            return False
+        return True
+
+    def close(self) -> None:
+        if self.rig is not None:
+            self.rig.exporter.stop()
+
+
+@pytest.fixture(scope="module")
+def target(
+    hostile_gateway: HostileGateway, tmp_path_factory: pytest.TempPathFactory, promtool: str | None
+) -> Iterator[Target]:
+    target = Target(hostile_gateway, tmp_path_factory.mktemp("fuzz"), promtool)
+    yield target
+    target.close()
+
+
+def run_attack(rig: Rig, attack: Attack) -> None:
+    tenant = rig.tenant(NAME)
+    method = attack.method
+    tenant.script(method, *attack.answers)
+    if method == "sign_in":
+        tenant.script("poll", NOT_SIGNED_IN)  # the session is lost and signs in again
+    try:
+        end = time.monotonic() + HOSTILE_PHASE
+        while tenant.pending(method):
+            rig.scrape(promtool=False)
+            if time.monotonic() > end:
+                raise AssertionError(
+                    f"{tenant.pending(method)} of {len(attack.answers)} hostile answers to "
+                    f"{method} still unused after {HOSTILE_PHASE:g}s: the exporter stopped "
+                    "calling" + rig.context()
+                )
+            time.sleep(0.1)
+        # The last hostile exchange may still run (a hang, a drip): let it end.
+        while tenant.hostile_active(method) and time.monotonic() < end:
+            time.sleep(0.05)
+        rig.scrape()
+        _, metrics = rig.recover(NAME)
+        rig.check_polling(NAME, after=tenant.count("poll"))
+        rig.check_no_secrets()
+        rig.check_resources(metrics)
+    finally:
+        tenant.reset()
+
+
+METHODS: tuple[Method, ...] = ("sign_in", "poll", "discovery", "queryconfinfos")
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_hostile_answers(target: Target, method: Method) -> None:
+    @hostile_settings()
+    @given(attack=attacks((method,)))
+    def example(attack: Attack) -> None:
+        run_attack(target.ready(), attack)
+
+    example()
+
+
+@hostile_settings()
+@given(answer=answers("logout"))
+def test_hostile_sign_out(
+    hostile_gateway: HostileGateway,
+    tmp_path_factory: pytest.TempPathFactory,
+    promtool: str | None,
+    answer: Answer,
+) -> None:
+    """SIGTERM exits 0, promptly, whatever the sign-out's answer, leaking nothing."""
+    entry = GatewayEntry(NAME, new_agent_id(), hostile_gateway.url)
+    rig = start_rig(hostile_gateway, tmp_path_factory.mktemp("logout"), promtool, [entry])
+    try:
+        rig.recover(NAME, participants=None)
+        rig.tenant(NAME).script("logout", answer)
+        status, seconds = rig.exporter.terminate()
+        assert status == 0, f"SIGTERM: exit status {status} after {seconds:.1f}s" + rig.context()
+        assert seconds < 9.0, f"SIGTERM: {seconds:.1f}s to exit" + rig.context()
+        assert rig.tenant(NAME).count("logout") == 1
+        rig.check_no_secrets(pages=False)
+    finally:
+        rig.exporter.stop()
