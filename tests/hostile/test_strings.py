@@ -42,11 +42,9 @@ def test_lone_surrogate_retcodes_do_not_poison_the_metrics(
             rig.scrape(path="/probe?target=g")
         rig.recover("g")
     metrics = rig.scrape().metrics
-    for method in ("queryConfInfos", "queryAllConfIds", "getAgentEvent"):
-        invalid = metrics.total(
-            "ccgw_responses_total", gateway="g", method=method, retcode="invalid"
-        )
-        assert invalid >= 2, f'{method}: {invalid:g} answers counted as retcode="invalid"'
+    for name in ("queryConfInfos", "queryAllConfIds", "getAgentEvent"):
+        invalid = metrics.total("ccgw_responses_total", gateway="g", method=name, retcode="invalid")
+        assert invalid >= 2, f'{name}: {invalid:g} answers counted as retcode="invalid"'
     signed = metrics.total("ccgw_session_sign_ins_total", gateway="g", retcode="invalid")
     assert signed >= 2, f'{signed:g} sign-ins counted as retcode="invalid"'
     rig.check_no_secrets()
