@@ -20,7 +20,9 @@ from typing import Any
 import yaml
 
 from .config import (
+    AGENT_ID_RANGES,
     AUTH_MODES,
+    MESSAGE_LANGUAGES,
     RESULT_SHAPES,
     Account,
     ConfigError,
@@ -60,6 +62,30 @@ def build_parser() -> argparse.ArgumentParser:
     a("--time-scale", type=float, metavar="X", help="simulated seconds per wall second")
     a("--result-shape", choices=RESULT_SHAPES, help="result.confs (sample) or a bare array")
     a("--stringly-numbers", action="store_true", default=None, help="some numbers as strings")
+    a(
+        "--agent-id-range",
+        choices=tuple(AGENT_ID_RANGES),
+        help="current: agent IDs 101-999999; old: 101-59999, larger IDs 404",
+    )
+    a(
+        "--no-forceloginex",
+        dest="forceloginex",
+        action="store_false",
+        default=None,
+        help="a gateway without PUT .../forceloginex (404)",
+    )
+    a("--charset", metavar="NAME", help="encode and declare answers in this charset (UTF-8)")
+    a("--messages", choices=MESSAGE_LANGUAGES, help="language of the answers' messages")
+    a("--vdn", type=int, metavar="N", help="the VDN of the conference population (1)")
+    a("--prompt-minutes", type=int, metavar="M", help="AgentConf_Timeout M minutes before end")
+    a(
+        "--activity-mean",
+        type=float,
+        metavar="S",
+        help="mean seconds between a conference's changes",
+    )
+    a("--replacement-mean", type=float, metavar="S", help="mean delay of a replacement conference")
+    a("--prolong-probability", type=float, metavar="P", help="chance a conference is prolonged")
     a(
         "--agent",
         action="append",
@@ -114,6 +140,15 @@ _PLAIN = {
     "cert_dir": "cert_dir",
     "cert_file": "cert_file",
     "key_file": "key_file",
+    "agent_id_range": "agent_id_range",
+    "forceloginex": "forceloginex",
+    "charset": "charset",
+    "messages": "messages",
+    "vdn": "vdn",
+    "prompt_minutes": "prompt_minutes",
+    "activity_mean": "activity_mean_s",
+    "replacement_mean": "replacement_mean_s",
+    "prolong_probability": "prolong_probability",
 }
 _FAULTS = {
     "latency_ms": "latency_ms",
@@ -189,6 +224,8 @@ def describe(sim: GatewaySimulator) -> list[str]:
         f"  accounts: {', '.join(accounts)}",
         f"  conferences: {cfg.conferences} (seed {cfg.seed}, time scale {cfg.time_scale:g}); "
         f"nodes: {cfg.nodes}; result shape: {cfg.result_shape}",
+        f"  agent IDs: {cfg.agent_id_range}; forceloginex: {'on' if cfg.forceloginex else 'off'}; "
+        f"charset: {cfg.charset}; messages: {cfg.messages}; VDN: {cfg.vdn}",
     ]
     if sim.ca_file:
         lines.append(f"  CA certificate: {sim.ca_file}")

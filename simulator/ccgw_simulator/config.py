@@ -19,6 +19,8 @@ from typing import Any
 
 import yaml
 
+from exporter.primitives import parse_listen_address
+
 #: The vendor's log names of the gateway methods the simulator serves. Fault rules name them.
 GATEWAY_METHODS: tuple[str, ...] = (
     "login",
@@ -444,9 +446,9 @@ def merge_mappings(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]
 
 
 def parse_listen(text: str) -> tuple[str, int]:
-    """``HOST:PORT`` or ``[v6]:PORT`` -> (host, port)."""
-    host, sep, port = text.rpartition(":")
-    if not sep or not port.isdigit():
-        raise ConfigError(f"--listen: expected HOST:PORT, got {text!r}")
-    host = host.strip("[]") or "127.0.0.1"
-    return host, int(port)
+    """``HOST:PORT``, ``:PORT`` or ``[v6]:PORT`` -> (host, port), by the exporter's own
+    grammar for a listen address (one parser for both sides of the wire, issue 15)."""
+    try:
+        return parse_listen_address(text)
+    except ValueError as err:
+        raise ConfigError(f"--listen: {err}") from None

@@ -8,6 +8,7 @@ import pytest
 
 from ccgw_simulator import Account, ConfigError, FaultConfig, SimulatorConfig
 from ccgw_simulator.cli import build_parser, describe, load_config
+from ccgw_simulator.config import parse_listen
 from ccgw_simulator.server import GatewaySimulator
 
 
@@ -102,9 +103,26 @@ def test_every_flag() -> None:
             "--slow-rate=0.4",
             "--slow-seconds=99",
             "--fault-seed=4",
+            "--agent-id-range=old",
+            "--no-forceloginex",
+            "--charset=GB18030",
+            "--messages=zh",
+            "--vdn=3",
+            "--prompt-minutes=5",
+            "--activity-mean=60",
+            "--replacement-mean=5",
+            "--prolong-probability=0.5",
         ]
     )
     cfg = load_config(args)
+    assert (cfg.agent_id_range, cfg.forceloginex, cfg.charset, cfg.messages) == (
+        "old",
+        False,
+        "GB18030",
+        "zh",
+    )
+    assert (cfg.vdn, cfg.prompt_minutes) == (3, 5)
+    assert (cfg.activity_mean_s, cfg.replacement_mean_s, cfg.prolong_probability) == (60, 5, 0.5)
     assert (cfg.host, cfg.port) == ("0.0.0.0", 0)
     assert (cfg.auth_mode, cfg.guid_interval, cfg.guid_timeout) == ("static", 1.5, 3.0)
     assert (cfg.poll_hold, cfg.idle_signout, cfg.signin_delay) == (2.0, 9.0, 0.0)
@@ -146,6 +164,60 @@ def test_every_flag() -> None:
 def test_mistakes_are_refused(data: dict[str, object]) -> None:
     with pytest.raises(ConfigError):
         SimulatorConfig.from_mapping(data)
+
+
+@pytest.mark.parametrize(
+    ("text", "where"),
+    [("127.0.0.1:8043", ("127.0.0.1", 8043)), (":0", ("0.0.0.0", 0)), ("[::1]:9", ("::1", 9))],
+)
+def test_listen_uses_the_exporters_grammar(text: str, where: tuple[str, int]) -> None:
+    """One parser for a listen address on both sides of the wire (exporter.primitives)."""
+    assert parse_listen(text) == where
+
+
+@pytest.mark.parametrize("text", ["8043", "host:port", "::1:80", "[::1]:70000", "a b:1"])
+def test_bad_listen_is_refused_naming_the_flag(text: str) -> None:
+    with pytest.raises(ConfigError, match=r"^--listen: "):
+        parse_listen(text)
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"agent_id_range": "new"},
+        {"forceloginex": "yes"},
+        {"charset": "no-such-charset"},
+        {"charset": 8},
+        {"messages": "de"},
+        {"vdn": 0},
+        {"prompt_minutes": 0},
+        {"activity_mean_s": 0},
+        {"replacement_mean_s": -1},
+        {"prolong_probability": 1.5},
+        {"accounts": [{"agent_id": "153", "password": "x", "vdn": 0}]},
+    ],
+)
+def test_fidelity_and_churn_settings_are_checked(data: dict[str, object]) -> None:
+    with pytest.raises(ConfigError):
+        SimulatorConfig.from_mapping(data)
+
+
+def test_fidelity_and_churn_settings_from_yaml(tmp_path: Path) -> None:
+    path = tmp_path / "sim.yaml"
+    path.write_text(
+        "agent_id_range: old\nforceloginex: false\ncharset: GBK\nmessages: zh\nvdn: 7\n"
+        "prompt_minutes: 5\nactivity_mean_s: 30\nprolong_probability: 0.5\n"
+        "accounts: [{agent_id: '153', password: x, inspector: true, vdn: 7}]\n"
+    )
+    cfg = SimulatorConfig.from_yaml(str(path))
+    assert (cfg.agent_id_range, cfg.forceloginex, cfg.charset, cfg.messages) == (
+        "old",
+        False,
+        "GBK",
+        "zh",
+    )
+    assert (cfg.vdn, cfg.prompt_minutes, cfg.activity_mean_s) == (7, 5, 30.0)
+    assert cfg.accounts[0].vdn == 7
 
 
 @pytest.mark.parametrize("text", ["153", "153:a:b", "12:pw", "abc:pw"])
