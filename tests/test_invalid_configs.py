@@ -5,9 +5,10 @@
    real subprocess (the CLI wiring: exit code, stderr); every case runs the same check
    in-process (`check_config`, what the flag calls), since an interpreter start costs ~0.5 s
    of CPU and the variants of one kind only differ inside the loader.
-2. A live reload (`POST /-/reload`) of a running exporter: refused with that same message, the
-   old config kept and still serving (same session, no new sign-in, complete data) and
-   `ccgw_config_last_reload_successful` 0. Each case ends with the control: the good file
+2. A live reload (`POST /-/reload`, lifecycle API on) of a running exporter: refused, with
+   that same message in the log (the answer only says it failed: problems name files, issue
+   12), the old config kept and still serving (same session, no new sign-in, complete data)
+   and `ccgw_config_last_reload_successful` 0. Each case ends with the control: the good file
    reloads again, so the refusal was about the bad file and not a broken reload.
 """
 
@@ -26,6 +27,7 @@ import pytest
 import yaml
 from aiohttp.test_utils import TestClient, TestServer
 
+from exporter.app import reload_function
 from exporter.cli import check_config
 from exporter.config import load_config
 from exporter.targets import Targets
@@ -61,7 +63,7 @@ SUBPROCESS = {
     "unknown-key", "duplicate-gateway-name", "url-with-password", "no-password-source",
     "password-file-unreadable", "duration-words", "conference-id-not-integer",
     "concurrency-zero", "concurrency-negative", "sign-in-variant", "ca-file-not-pem",
-    "yaml-syntax",
+    "yaml-syntax", "login-without-phone-number", "response-size-unit",
 }  # fmt: skip
 
 
@@ -196,6 +198,12 @@ CASES = [
         "not a conference ID",
     ),
     Case(
+        "conference-id-other-digits",
+        gw(conferences={"ids": ["²"]}),
+        "gateways[0].conferences.ids[0]",
+        "not a conference ID",
+    ),
+    Case(
         "conference-id-float",
         gw(conferences={"ids": [1.5]}),
         "gateways[0].conferences.ids[0]",
@@ -212,6 +220,56 @@ CASES = [
         "expected an integer",
     ),
     Case("sign-in-variant", gw(sign_in="logon"), "gateways[0].sign_in", "is not one of"),
+    # login and forcelogin mark phonenum mandatory (cec_07_1202, cec_07_1203).
+    Case(
+        "login-without-phone-number",
+        gw(sign_in="login"),
+        "gateways[0].phone_number",
+        "is required when sign_in is login",
+    ),
+    Case(
+        "forced-forcelogin-without-phone-number",
+        gw(force_sign_in="forcelogin"),
+        "gateways[0].phone_number",
+        "is required when force_sign_in is forcelogin",
+    ),
+    Case(
+        "force-sign-in-variant",
+        gw(force_sign_in="login"),
+        "gateways[0].force_sign_in",
+        "is not one of forceloginex, forcelogin",
+    ),
+    Case(
+        "sign-in-status",
+        gw(sign_in_status="ready"),
+        "gateways[0].sign_in_status",
+        "is not one of busy, idle, wrap_up",
+    ),
+    Case(
+        "response-size-unit",
+        gw(max_response_size="16mb"),
+        "gateways[0].max_response_size",
+        "is not a size",
+    ),
+    Case(
+        "response-size-range",
+        gw(max_response_size="2GiB"),
+        "gateways[0].max_response_size",
+        "must be 64KiB to 1GiB",
+    ),
+    Case("max-ids-zero", gw(max_ids=0), "gateways[0].max_ids", "must be at least 1"),
+    Case(
+        "keep-stale-too-long",
+        gw(conferences={"keep_stale_for": "2h"}),
+        "gateways[0].conferences.keep_stale_for",
+        "must be at most 3600s",
+    ),
+    Case(
+        "participants-cap-zero",
+        gw(participants={"max_per_conference": 0}),
+        "gateways[0].participants.max_per_conference",
+        "must be at least 1",
+    ),
     Case(
         "boolean-as-string",
         gw(conferences={"discover": "yes"}),
@@ -362,7 +420,8 @@ async def live(make_sim: SimFactory, tmp_path: Path) -> AsyncIterator[Callable[[
         good = yaml.safe_dump({"gateways": [gateway]})
         path.write_text(good)
         targets = Targets(load_config(path).config, path=str(path))
-        client = TestClient(TestServer(make_app(Exporter(targets)), host="127.0.0.1"))
+        app = make_app(Exporter(targets), reloader=reload_function(targets, None))
+        client = TestClient(TestServer(app, host="127.0.0.1"))
         await client.start_server()
         targets.start()
         exporter = Live(path, targets, client, good)
@@ -377,7 +436,9 @@ async def live(make_sim: SimFactory, tmp_path: Path) -> AsyncIterator[Callable[[
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
-async def test_live_reload_refuses_and_keeps_serving_the_old_config(case: Case, live) -> None:
+async def test_live_reload_refuses_and_keeps_serving_the_old_config(
+    case: Case, live, caplog: pytest.LogCaptureFixture
+) -> None:
     exporter, ctx = await live()
     config = exporter.targets.config
     (target,) = exporter.targets.all()
@@ -387,8 +448,11 @@ async def test_live_reload_refuses_and_keeps_serving_the_old_config(case: Case, 
     resp = await exporter.client.post("/-/reload")
     body = await resp.text()
     assert resp.status == 500, body
-    assert "previous config kept" in body
-    assert names_the_key([line.strip() for line in body.splitlines()], case), body
+    assert "previous configuration stays" in body
+    (failed,) = [r for r in caplog.records if r.message.startswith("config reload failed")]
+    errors = failed.kv["errors"]  # the messages, joined by "; "
+    assert f"{case.key}:" in errors if case.key else errors, errors
+    assert case.says in errors, errors
     # The old config, its session and its data are all still there.
     assert exporter.targets.config is config
     assert exporter.targets.get("gw") is target
