@@ -41,7 +41,6 @@ from exporter.primitives import (
     parse_duration,
     parse_listen_address,
     read_file_capped,
-    refuse_passphrase,
     show,
 )
 from exporter.secret import Secret
@@ -793,22 +792,3 @@ def _parse_ids_file(conf: Section) -> str | None:
         except OSError as exc:
             conf.error("ids_file", f"cannot read {path}: {os_reason(exc)}")
     return str(path)
-
-
-# --------------------------------------------------------------------------------------------
-# The names exporter/webconfig.py imported before exporter/primitives.py existed. They stay
-# until it imports the public names from exporter.primitives; nothing else should use them.
-
-_Problems = Problems
-_Section = Section
-_show = show
-_describe = describe
-_refuse_passphrase = refuse_passphrase
-
-
-def _tls_file(tls: Section, key: str) -> tuple[Path, bytes] | None:
-    return tls.tls_file(key)
-
-
-def _check_cert_and_key(tls: Section, cert: Path, key: Path) -> None:
-    tls.key_pair("cert_file", "key_file", cert, key)
