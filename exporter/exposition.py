@@ -14,11 +14,12 @@ require. `tests/test_exposition.py` checks it with prometheus_client's parsers a
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from . import metrics as m
+from .activity import OUTCOMES, ConferenceActivity, Histogram
 from .collector import ID_SOURCES, Collection
 from .gateway.errors import ERROR_REASONS
 from .gateway.models import (
@@ -26,8 +27,13 @@ from .gateway.models import (
     CHANNEL_STATE_VALUES,
     CONF_STATE_VALUES,
     Conference,
+    Participant,
 )
 from .gateway.stats import LATENCY_BUCKETS, CallStats
+from .gateway.vendor import DOCUMENTED_RETCODES
+
+if TYPE_CHECKING:
+    from .collector import GatewayTarget
 
 AddressMode = Literal["masked", "hashed", "plain", "omit"]
 CONTENT_TYPE_TEXT = "text/plain; version=0.0.4; charset=utf-8"
@@ -53,10 +59,30 @@ class GatewayView:
     discovery_failures: int = 0
     participant_metrics: bool = False
     address_mode: AddressMode = "masked"
+    activity: ConferenceActivity | None = None
+    backoff: float = 0.0
+    loop_failures: int = 0
     _prefix: str = field(default="", init=False)
 
     def __post_init__(self) -> None:
         self._prefix = f'gateway="{escape(self.collection.gateway)}"'
+
+
+def view_of(target: GatewayTarget, collection: Collection, backoff: float = 0.0) -> GatewayView:
+    """A gateway's view for one scrape: its collection and its running counters."""
+    participants = target.config.participants
+    return GatewayView(
+        collection,
+        target.stats,
+        methods=target.methods,
+        sign_in_method=target.sign_in_method,
+        discovery_failures=target.discovery_failures,
+        participant_metrics=participants.metrics,
+        address_mode=participants.address,
+        activity=target.activity,
+        backoff=backoff,
+        loop_failures=target.session.crashes,
+    )
 
 
 def escape(value: str) -> str:
@@ -123,18 +149,33 @@ class Renderer:
         h = self._headers
         simple = (
             (m.UP, lambda c: 1 if c.up else 0),
+            (m.COMPLETE, lambda c: 1 if c.complete else 0),
             (m.COLLECTION_DURATION, lambda c: c.duration),
             (m.COLLECTION_TIMEOUT, lambda c: c.timeout),
             (m.COLLECTION_AGE, lambda c: c.age),
             (m.COLLECTION_FAILED, lambda c: c.failed_requests),
             (m.SIGNED_IN, lambda c: 1 if c.signed_in else 0),
             (m.CONFERENCES, lambda c: len(c.conferences)),
+            (m.STALE, lambda c: c.stale),
+            (m.STALE_AGE, lambda c: c.stale_age),
             (m.REQUESTED, lambda c: c.requested),
             (m.TRUNCATED, lambda c: c.truncated),
+            (m.IDS_DROPPED, lambda c: c.ids_dropped),
         )
         for metric, get in simple:
             out.append(h[metric.name])
             out.extend(f"{metric.name}{{{v._prefix}}} {fmt(get(v.collection))}\n" for v in views)
+        out.append(h[m.BACKOFF.name])
+        out.extend(f"{m.BACKOFF.name}{{{v._prefix}}} {fmt(round(v.backoff, 3))}\n" for v in views)
+        out.append(h[m.SESSION_INFO.name])
+        for v in views:
+            c = v.collection
+            account = c.account
+            out.append(
+                f'ccgw_session_info{{{v._prefix},agent_id="{escape(c.agent_id)}",'
+                f'vdn="{escape(account.vdn)}",node="{escape(account.node)}",'
+                f'role="{account.role}"}} 1\n'
+            )
         out.append(h[m.BY_SOURCE.name])
         for v in views:
             by_source = v.collection.ids_by_source
@@ -238,16 +279,10 @@ class Renderer:
         for v in views:
             if not v.participant_metrics:
                 continue
+            salt = v.collection.gateway
             for c in v.collection.detailed:
                 p = f'{v._prefix},conf_id="{c.conf_id}"'
-                seen: dict[str, int] = {}
-                for position, part in enumerate(c.participants, 1):
-                    address = mask_address(part.address, v.address_mode, v.collection.gateway,
-                                           position)  # fmt: skip
-                    # The same address twice (e.g. re-joined) must not give duplicate series.
-                    n = seen[address] = seen.get(address, 0) + 1
-                    if n > 1:
-                        address = f"{address}#{n}"
+                for address, part in _labelled(c.participants, v.address_mode, salt):
                     a = escape(address)
                     info.append(
                         f'ccgw_participant_info{{{p},address="{a}",'
@@ -272,7 +307,16 @@ class Renderer:
         h = self._headers
         out.append(h["ccgw_responses_total"])
         for v in views:
-            responses = dict.fromkeys(((method, "0") for method in v.methods), 0)
+            # Every documented retcode of every method called, at 0 until it happens: the
+            # first occurrence then shows in increase() (issue 13, item 6).
+            responses = dict.fromkeys(
+                (
+                    (method, code)
+                    for method in v.methods
+                    for code in ("0", *DOCUMENTED_RETCODES.get(method, ()))
+                ),
+                0,
+            )
             responses.update(v.stats.responses)
             out.extend(
                 f'ccgw_responses_total{{{v._prefix},method="{method}",retcode="{escape(code)}"}}'
@@ -310,7 +354,9 @@ class Renderer:
                 )
         out.append(h["ccgw_session_sign_ins_total"])
         for v in views:
-            sign_ins = {"0": 0, **v.stats.sign_ins}
+            documented = DOCUMENTED_RETCODES.get(v.sign_in_method, frozenset())
+            sign_ins = dict.fromkeys(("0", *documented), 0)
+            sign_ins.update(v.stats.sign_ins)
             out.extend(
                 f'ccgw_session_sign_ins_total{{{v._prefix},retcode="{escape(code)}"}} {n}\n'
                 for code, n in sorted(sign_ins.items())
@@ -324,6 +370,96 @@ class Renderer:
         out.extend(
             f"ccgw_discovery_failures_total{{{v._prefix}}} {v.discovery_failures}\n" for v in views
         )
+        per_view: tuple[tuple[m.MetricDef, Callable[[GatewayView], int]], ...] = (
+            (m.GUIDS_REJECTED, lambda v: sum(v.stats.guids_rejected.values())),
+            (m.CONFLICTS, lambda v: v.stats.conflicts),
+            (m.LOOP_FAILURES, lambda v: v.loop_failures),
+            (m.TIMEOUT_WARNINGS, lambda v: v.stats.timeout_warnings),
+        )
+        for metric, get in per_view:
+            out.append(h[metric.name])
+            out.extend(f"{metric.name}{{{v._prefix}}} {get(v)}\n" for v in views)
+        self._activity(out, views)
+
+    # -- conference activity -------------------------------------------------------------------
+
+    def _activity(self, out: list[str], views: Sequence[GatewayView]) -> None:
+        h = self._headers
+        empty = ConferenceActivity()
+        acts = [(v, v.activity or empty) for v in views]
+        counters: tuple[tuple[m.MetricDef, Callable[[ConferenceActivity], int]], ...] = (
+            (m.STARTED, lambda a: a.started),
+            (m.PROLONGED, lambda a: a.prolongations),
+            (m.JOINED, lambda a: a.joined),
+            (m.LEFT, lambda a: a.left),
+        )
+        for metric, count in counters:
+            out.append(h[metric.name])
+            out.extend(f"{metric.name}{{{v._prefix}}} {count(a)}\n" for v, a in acts)
+        out.append(h[m.ENDED.name])
+        for v, a in acts:
+            out.extend(
+                f'{m.ENDED.name}{{{v._prefix},outcome="{o}"}} {a.ended[o]}\n' for o in OUTCOMES
+            )
+        histograms: tuple[tuple[m.MetricDef, Callable[[ConferenceActivity], Histogram]], ...] = (
+            (m.DURATION, lambda a: a.duration),
+            (m.APPLIED_SHARE, lambda a: a.applied_share),
+            (m.PEAK, lambda a: a.peak_participants),
+        )
+        for metric, hist in histograms:
+            out.append(h[metric.name])
+            for v, a in acts:
+                _histogram(out, metric.name, v._prefix, hist(a))
+
+
+def _histogram(out: list[str], name: str, prefix: str, hist: Histogram) -> None:
+    cumulative = 0
+    for bound, n in zip((*hist.buckets, None), hist.counts, strict=True):
+        cumulative += n
+        le = "+Inf" if bound is None else repr(float(bound))
+        out.append(f'{name}_bucket{{{prefix},le="{le}"}} {cumulative}\n')
+    out.append(f"{name}_sum{{{prefix}}} {fmt(hist.total)}\n{name}_count{{{prefix}}} {hist.count}\n")
+
+
+def _labelled(
+    participants: Sequence[Participant], mode: AddressMode, salt: str
+) -> list[tuple[str, Participant]]:
+    """Each participant with a label value unique within its conference.
+
+    The same address twice (re-joined, or two numbers masked alike) gets `#2`, `#3`... in a
+    deterministic order (by address, then enter time and the other fields), so the labels do
+    not swap when the gateway reorders its list, and a suffix never collides with an address
+    that already ends in `#2` (the next free one is taken).
+    """
+    labels = [
+        mask_address(part.address, mode, salt, position)
+        for position, part in enumerate(participants, 1)
+    ]
+    order = sorted(
+        range(len(participants)),
+        key=lambda i: (
+            labels[i],
+            participants[i].enter_time or 0.0,
+            participants[i].address_type,
+            participants[i].role,
+            participants[i].channel_state,
+            participants[i].mode,
+            i,
+        ),
+    )
+    used = set(labels)
+    taken: set[str] = set()
+    result: list[tuple[str, Participant]] = []
+    for i in order:
+        label = labels[i]
+        if label in taken:
+            n = 2
+            while f"{label}#{n}" in used or f"{label}#{n}" in taken:
+                n += 1
+            label = f"{label}#{n}"
+        taken.add(label)
+        result.append((label, participants[i]))
+    return result
 
 
 def _tails(label: str, values: Sequence[str], counts: Sequence[int]) -> list[str]:

@@ -10,6 +10,8 @@ import sys
 from dataclasses import dataclass
 from typing import Literal
 
+from .activity import DURATION_BUCKETS, OUTCOMES, PEAK_BUCKETS, SHARE_BUCKETS
+from .gateway.errors import ERROR_REASONS
 from .gateway.models import CHANNEL_MODE_VALUES, CHANNEL_STATE_VALUES, CONF_STATE_VALUES
 from .gateway.stats import LATENCY_BUCKETS
 
@@ -54,8 +56,29 @@ C = ("gateway", "conf_id")
 # fmt: off
 
 UP = _d("ccgw_up", "gauge",
-        "1 if this collection reached the gateway with a valid session and a call succeeded.",
+        "1 if this collection reached the gateway with a valid session and a call succeeded "
+        "(partial collections too: see ccgw_collection_complete).",
         G, "session state and the calls of this collection")
+COMPLETE = _d("ccgw_collection_complete", "gauge",
+              "1 if every ID source and every batch answered in this collection; 0 for a "
+              "partial or failed one.", G, "the calls of this collection")
+STALE = _d("ccgw_conferences_stale", "gauge",
+           "Conferences served from an earlier collection because their batch failed or was "
+           "not asked in this one (kept for conferences.keep_stale_for).", G,
+           "earlier collections")
+STALE_AGE = _d("ccgw_conferences_stale_age_seconds", "gauge",
+               "Age of the oldest stale conference served; 0 when none.", G, "exporter clock")
+IDS_DROPPED = _d("ccgw_conference_ids_dropped", "gauge",
+                 "Conference IDs not asked for in this collection because of max_ids.", G,
+                 "config `max_ids`")
+SESSION_INFO = _d("ccgw_session_info", "gauge",
+                  "Always 1: the account's VDN, the gateway node that issued its Guid, and "
+                  "its role (inspector; agent: not a quality inspector; unknown).",
+                  ("gateway", "agent_id", "vdn", "node", "role"),
+                  "sign-in `result.vdnid`, Guid suffix `.AgentGatewayN`, discovery (101-004)")
+BACKOFF = _d("ccgw_session_backoff_seconds", "gauge",
+             "Seconds until the next sign-in may be tried (back-off or damping); 0 when it "
+             "may be tried now.", G, "session state")
 COLLECTION_DURATION = _d("ccgw_collection_duration_seconds", "gauge",
                          "Wall time of this collection.", G, "exporter clock")
 COLLECTION_TIMEOUT = _d("ccgw_collection_timeout_seconds", "gauge",
@@ -122,12 +145,12 @@ PARTICIPANT_ENTER = _d("ccgw_participant_enter_timestamp_seconds", "gauge",
                        ("gateway", "conf_id", "address"), "`addresses[].enterTime` (ms)",
                        "participant")
 RESPONSES = _d("ccgw_responses_total", "counter",
-               "Gateway answers by vendor method name and retcode (0 is success).",
+               "Gateway answers by vendor method name and retcode (0 is success; invalid: not "
+               "of the vendor's shape; other: beyond the bounded set of undocumented codes).",
                ("gateway", "method", "retcode"), "`retcode` of every answer")
 REQUEST_ERRORS = _d("ccgw_request_errors_total", "counter",
                     "Gateway calls with no usable answer, by reason.",
-                    ("gateway", "method", "reason"),
-                    "timeout, connect, tls, http_status, decode")
+                    ("gateway", "method", "reason"), ", ".join(ERROR_REASONS))
 REQUEST_DURATION = _d("ccgw_request_duration_seconds", "histogram",
                       "Gateway call latency by vendor method name.", ("gateway", "method"),
                       "exporter clock")
@@ -136,6 +159,44 @@ SIGN_INS = _d("ccgw_session_sign_ins_total", "counter",
               ("gateway", "retcode"), "sign-in answers")
 GUID_RENEWALS = _d("ccgw_session_guid_renewals_total", "counter",
                    "Guid changes taken from Set-GUID headers.", G, "`Set-GUID` header")
+GUIDS_REJECTED = _d("ccgw_session_guids_rejected_total", "counter",
+                    "Set-GUID headers refused because they did not hold a usable Guid "
+                    "(control characters, spaces, too long).", G, "`Set-GUID` header")
+CONFLICTS = _d("ccgw_session_conflicts_total", "counter",
+               "Sessions lost soon after signing in, and 100-002 at sign-in: another client "
+               "signed in as this agent (or a gateway dropping sessions).", G,
+               "100-006 / 000-003 / 100-002 soon after a sign-in")
+LOOP_FAILURES = _d("ccgw_session_loop_failures_total", "counter",
+                   "Unexpected errors the session's background loop survived (a bug; see the "
+                   "log).", G, "exporter")
+TIMEOUT_WARNINGS = _d("ccgw_conference_timeout_warnings_total", "counter",
+                      "AgentConf_Timeout events: the gateway warned that a conference's applied "
+                      "time is nearly used up (only conferences the account takes part in).", G,
+                      "`AgentConf_Timeout` event (cec_07_1412)")
+STARTED = _d("ccgw_conferences_started_total", "counter",
+             "Conferences first seen after the first complete collection. Conferences shorter "
+             "than the scrape interval can be missed.", G, "collections compared")
+ENDED = _d("ccgw_conferences_ended_total", "counter",
+           "Conferences gone from an answered batch, by outcome (elapsed against applied at "
+           "the last sight). Conferences shorter than the scrape interval can be missed.",
+           ("gateway", "outcome"), "collections compared")
+DURATION = _d("ccgw_conference_duration_seconds", "histogram",
+              "Final elapsed duration of ended conferences (whole minutes, as the gateway "
+              "reports them).", G, "`confHaveBeenTime` at the last sight")
+APPLIED_SHARE = _d("ccgw_conference_applied_share", "histogram",
+                   "Share of the applied duration used by ended conferences (1 = all of it).",
+                   G, "`confHaveBeenTime` / `applyConfTime` at the last sight")
+PEAK = _d("ccgw_conference_peak_participants", "histogram",
+          "Most participants seen at once in ended conferences.", G, "`addresses` at each sight")
+PROLONGED = _d("ccgw_conference_prolongations_total", "counter",
+               "Applied duration raised while a conference ran.", G, "`applyConfTime` between "
+               "sights")
+JOINED = _d("ccgw_conference_participants_joined_total", "counter",
+            "Participants that appeared between two collections (address and enter time).", G,
+            "`addresses` between sights")
+LEFT = _d("ccgw_conference_participants_left_total", "counter",
+          "Participants that disappeared between two collections, including those of an "
+          "ended conference.", G, "`addresses` between sights")
 BUILD_INFO = _d("ccgw_build_info", "gauge", "Always 1; the exporter's version.",
                 ("version", "python_version"), "package metadata", "exporter")
 RELOAD_OK = _d("ccgw_config_last_reload_successful", "gauge",
@@ -145,17 +206,28 @@ RELOAD_TS = _d("ccgw_config_last_reload_success_timestamp_seconds", "gauge",
 ASYNCIO_TASKS = _d("ccgw_exporter_asyncio_tasks", "gauge",
                    "Asyncio tasks alive in the exporter; one that keeps growing is a leak.", (),
                    "asyncio.all_tasks()", "exporter")
+HTTP_CONNECTIONS = _d("ccgw_exporter_http_connections", "gauge",
+                      "Open connections to the exporter's own port (capped by "
+                      "--web.max-connections).", (), "exporter's listener", "exporter")
+HTTP_REJECTED = _d("ccgw_exporter_http_rejected_total", "counter",
+                   "Connections or requests the exporter's own endpoint turned away, by reason "
+                   "(connection_limit, header_timeout, auth_busy, unauthorized).", ("reason",),
+                   "exporter's listener and basic auth", "exporter")
 # fmt: on
 
 # In exposition order: per-gateway families, then per-conference, participant, counters.
 GATEWAY_METRICS: tuple[MetricDef, ...] = (
-    UP, COLLECTION_DURATION, COLLECTION_TIMEOUT, COLLECTION_AGE, COLLECTION_FAILED, SIGNED_IN,
-    CONFERENCES, REQUESTED, TRUNCATED, BY_SOURCE, PARTICIPANTS, CHANNELS, SKIPPED, CONF_STATE,
-    CONF_PARTICIPANTS, CONF_CHANNELS, CONF_MODES, CONF_START, CONF_APPLIED, CONF_ELAPSED,
-    PARTICIPANT_INFO, PARTICIPANT_ENTER, RESPONSES, REQUEST_ERRORS, REQUEST_DURATION, SIGN_INS,
-    GUID_RENEWALS, DISCOVERY_FAILURES,
+    UP, COMPLETE, COLLECTION_DURATION, COLLECTION_TIMEOUT, COLLECTION_AGE, COLLECTION_FAILED,
+    SIGNED_IN, SESSION_INFO, BACKOFF, CONFERENCES, STALE, STALE_AGE, REQUESTED, TRUNCATED,
+    IDS_DROPPED, BY_SOURCE, PARTICIPANTS, CHANNELS, SKIPPED, CONF_STATE, CONF_PARTICIPANTS,
+    CONF_CHANNELS, CONF_MODES, CONF_START, CONF_APPLIED, CONF_ELAPSED, PARTICIPANT_INFO,
+    PARTICIPANT_ENTER, RESPONSES, REQUEST_ERRORS, REQUEST_DURATION, SIGN_INS, GUID_RENEWALS,
+    GUIDS_REJECTED, CONFLICTS, LOOP_FAILURES, DISCOVERY_FAILURES, TIMEOUT_WARNINGS, STARTED,
+    ENDED, DURATION, APPLIED_SHARE, PEAK, PROLONGED, JOINED, LEFT,
 )  # fmt: skip
-EXPORTER_METRICS: tuple[MetricDef, ...] = (BUILD_INFO, RELOAD_OK, RELOAD_TS, ASYNCIO_TASKS)
+EXPORTER_METRICS: tuple[MetricDef, ...] = (
+    BUILD_INFO, RELOAD_OK, RELOAD_TS, ASYNCIO_TASKS, HTTP_CONNECTIONS, HTTP_REJECTED,
+)  # fmt: skip
 ALL_METRICS = GATEWAY_METRICS + EXPORTER_METRICS
 
 ENUM_VALUES: dict[str, tuple[str, ...]] = {
@@ -163,6 +235,7 @@ ENUM_VALUES: dict[str, tuple[str, ...]] = {
     "ccgw_conference_channels": CHANNEL_STATE_VALUES,
     "ccgw_channels": CHANNEL_STATE_VALUES,
     "ccgw_conference_channel_modes": CHANNEL_MODE_VALUES,
+    "ccgw_conferences_ended_total": OUTCOMES,
 }
 
 
@@ -179,9 +252,17 @@ def reference_table() -> str:
             labels += " (" + ", ".join(values) + ")"
         name = f"`{metric.name}`" + (" (opt-in)" if metric.scope == "participant" else "")
         rows.append(f"| {name} | {metric.type} | {labels} | {metric.source} | {metric.help} |")
+
+    def listed(buckets: tuple[float, ...]) -> str:
+        return ", ".join(f"{b:g}" for b in buckets) + ", +Inf"
+
     rows.append(
-        f"\nHistogram buckets (seconds): {', '.join(str(b) for b in LATENCY_BUCKETS)}, +Inf. "
-        "Plus the standard `process_*` metrics on `/metrics`."
+        f"\nHistogram buckets: `ccgw_request_duration_seconds` {listed(LATENCY_BUCKETS)}; "
+        f"`ccgw_conference_duration_seconds` {listed(DURATION_BUCKETS)} (1 minute to the "
+        f"vendor's 1440-minute maximum applied time); `ccgw_conference_applied_share` "
+        f"{listed(SHARE_BUCKETS)} (fine around 1, where within and over applied part); "
+        f"`ccgw_conference_peak_participants` {listed(PEAK_BUCKETS)} (the vendor allows up to "
+        "120 members). Plus the standard `process_*` metrics on `/metrics`."
     )
     return "\n".join(rows) + "\n"
 

@@ -2,55 +2,67 @@
 
 Each call takes an absolute deadline (event-loop time), reports what happened to a `CallStats`
 (method, retcode or error reason, duration) and raises only `RetcodeError` or
-`TransportError`. The client also owns the two pieces of per-session transport state the vendor
-requires: the newest Guid from any `Set-GUID` header, and a cookie jar that keeps cookies from
-gateways addressed by IP (load-balancer stickiness).
+`TransportError`. Every answer passes the boundary (`boundary.py`) before anything reads it:
+no redirect is followed, size is capped before and after decompression, the charset is the
+declared one, retcodes and strings are made safe. The client also owns the per-session
+transport state the vendor requires: the newest Guid from any `Set-GUID` header, and a cookie
+jar that keeps cookies from gateways addressed by IP (load-balancer stickiness), bounded.
 
-Signing in again is not the client's business: on an authentication retcode it asks its
-`reauth` (the session) whether a retry makes sense, and retries once if so.
+Signing in again is not the client's business: on a session retcode it asks its `reauth` (the
+session) whether a retry makes sense, and retries once if so.
 """
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import json
+import multiprocessing
 import ssl
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from http.cookies import Morsel
-from typing import Any, Literal, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import aiohttp
 from yarl import URL
 
-from .errors import DecodeError, RetcodeError, TransportError
+from ..logs import SECRETS, redact
+from . import boundary
+from .boundary import TooLarge, Undecodable, safe_text
+from .errors import DecodeError, ErrorReason, RetcodeError, TransportError
 from .models import (
-    AgentEvent,
     Conference,
     ConferencePage,
     Envelope,
+    envelope_from,
     parse_conference_ids,
     parse_conferences,
-    parse_envelope,
 )
 from .stats import CallStats
+from .vendor import SIGN_IN_CALLS, SignInStatus, SignInVariant, sign_in_body
 
 API_PREFIX = "/agentgateway/resource/"
-MAX_IDS_PER_CALL = 20
-SignInVariant = Literal["loginex", "login", "forcelogin"]
+MAX_IDS_PER_CALL = 20  # cec_07_0485: confIds, at most 20 per request
+# Kept for callers that map a variant to its log name.
 SIGN_IN_METHODS: dict[SignInVariant, tuple[str, str]] = {
-    # variant -> (vendor log name, path suffix)
-    "login": ("login", ""),
-    "forcelogin": ("forceLogin", "/forcelogin"),
-    "loginex": ("loginEx", "/loginex"),
+    variant: (call.method, call.suffix) for variant, call in SIGN_IN_CALLS.items()
 }
-_JSON_HEADERS = {"Content-Type": "application/json; charset=UTF-8"}
+_REQUEST_HEADERS = {
+    "Content-Type": "application/json; charset=UTF-8",
+    # Decompressed by the boundary in bounded steps, not by aiohttp (see boundary.read_capped).
+    "Accept-Encoding": "gzip, deflate",
+}
+# Answers larger than this are decoded in a helper process, so that the event loop (and with
+# it /-/healthy and every other scrape) never waits on a long JSON parse.
+OFFLOAD_BYTES = 2 * 1024 * 1024
+MAX_COOKIES = 32
 T = TypeVar("T")
 
 
 class ReAuth(Protocol):
-    """Decides, after an authentication retcode, whether the failed call may be retried."""
+    """Decides, after a session retcode, whether the failed call may be retried."""
 
     async def recover(self, error: RetcodeError, guid_used: str | None, deadline: float) -> bool:
         """True once a usable Guid is in place (newer, or from a fresh sign-in)."""
@@ -67,6 +79,10 @@ class ClientSettings:
     user_agent: str = "ccgw-exporter"
     # Build `Participant` objects (per-participant series); the counts are complete without.
     participants: bool = True
+    # Participant objects kept per conference (per-participant series); counts stay complete.
+    max_participants: int = 500
+    max_response_size: int = boundary.DEFAULT_MAX_RESPONSE_SIZE
+    sign_in_status: SignInStatus = "busy"
 
 
 @dataclass(slots=True)
@@ -77,12 +93,19 @@ class FailedBatch:
 
 @dataclass(slots=True)
 class ConferenceQuery:
-    """The merged answer of `queryConfInfos` over all batches."""
+    """The merged answer of `queryConfInfos` over all batches.
+
+    `answered` holds the IDs of the batches that were answered: a conference asked for there
+    and absent from `conferences` is gone. `unasked` the IDs the deadline left unasked.
+    """
 
     conferences: list[Conference] = field(default_factory=list)
     failed: list[FailedBatch] = field(default_factory=list)
     calls: int = 0
     skipped_entries: int = 0
+    answered: list[int] = field(default_factory=list)
+    unasked: list[int] = field(default_factory=list)
+    succeeded: int = 0  # batches answered (a retried batch counts once)
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,20 +117,73 @@ class HeldSession:
     epoch: int
 
 
+@dataclass(frozen=True, slots=True)
+class SignInAnswer:
+    """What a successful sign-in says about the account (`result`, cec_07_1224)."""
+
+    vdn: str = ""
+    workno: str = ""
+
+
 @dataclass(slots=True)
 class EventAnswer:
-    event: AgentEvent | None
+    event: object  # the raw `event` object; events.interpret reads it
 
 
-def parse_set_guid(value: str) -> str | None:
-    """`JSESSIONID=<guid>` (possibly with cookie attributes) or a bare Guid."""
-    text = value.split(";", 1)[0].strip()
-    if "=" in text:
-        name, _, text = text.partition("=")
-        if name.strip().upper() != "JSESSIONID":
-            return None
-    text = text.strip()
-    return text or None
+class BoundedCookieJar(aiohttp.CookieJar):
+    """Keeps the balancer's sticky cookies (also for IP hosts) but at most `MAX_COOKIES`: a
+    peer setting new cookies on every answer must not grow the jar without bound."""
+
+    def update_cookies_from_headers(self, headers: Sequence[str], response_url: URL) -> None:
+        headers = list(headers)[:MAX_COOKIES]
+        super().update_cookies_from_headers(headers, response_url)
+        if len(self) > MAX_COOKIES:
+            self.clear()
+            super().update_cookies_from_headers(headers, response_url)
+
+
+_pool: concurrent.futures.ProcessPoolExecutor | None = None
+
+
+def _decoder_pool() -> concurrent.futures.ProcessPoolExecutor:
+    """One helper process, started on first need (most gateways never send a large answer)."""
+    global _pool
+    if _pool is None:
+        _pool = concurrent.futures.ProcessPoolExecutor(
+            max_workers=1, mp_context=multiprocessing.get_context("forkserver")
+        )
+    return _pool
+
+
+def shutdown_decoder_pool() -> None:
+    global _pool
+    if _pool is not None:
+        _pool.shutdown(wait=False, cancel_futures=True)
+        _pool = None
+
+
+def _decode_envelope(payload: bytes, charset: str | None) -> Envelope:
+    try:
+        data = boundary.decode_json(payload, charset)
+    except (ValueError, RecursionError) as exc:
+        raise DecodeError(f"body is not JSON ({len(payload)} bytes)") from exc
+    except Undecodable as exc:
+        raise DecodeError(str(exc)) from None
+    return envelope_from(data)
+
+
+def _decode_conferences(
+    payload: bytes, charset: str | None, participants: bool, max_participants: int
+) -> tuple[Envelope, ConferencePage | None]:
+    """In the helper process: the envelope and, on success, the parsed page (no raw JSON
+    travels back, only the small parsed objects)."""
+    envelope = _decode_envelope(payload, charset)
+    if not envelope.ok:
+        return Envelope(envelope.retcode, envelope.message), None
+    page = parse_conferences(
+        envelope.result, participants=participants, max_participants=max_participants
+    )
+    return Envelope(envelope.retcode, envelope.message), page
 
 
 class GatewayClient:
@@ -171,9 +247,10 @@ class GatewayClient:
             self._http = aiohttp.ClientSession(
                 connector=connector,
                 # unsafe=True: keep cookies from hosts given as IP addresses (NSLB stickiness).
-                cookie_jar=aiohttp.CookieJar(unsafe=True),
+                cookie_jar=BoundedCookieJar(unsafe=True),
                 headers={"User-Agent": self.settings.user_agent},
                 json_serialize=json.dumps,
+                auto_decompress=False,
             )
         return self._http
 
@@ -184,27 +261,24 @@ class GatewayClient:
 
     # -- transport -----------------------------------------------------------------------------
 
-    async def _call(
+    async def _exchange(
         self,
         method: str,
         http_method: str,
         path: str,
         *,
         deadline: float,
-        body: Any = None,
-        auth: bool = True,
-        parse: Callable[[Envelope], T] | None = None,
-    ) -> Any:
-        """One HTTP exchange, classified and recorded once.
-
-        Returns the envelope (retcode "0"), or what `parse` makes of it: a result that cannot
-        be parsed is recorded as a `decode` error, not as a successful answer.
-        """
+        body: Any,
+        auth: bool,
+        limit: int,
+        started: float,
+    ) -> tuple[bytes, str | None]:
+        """One HTTP exchange through the boundary: the capped, decompressed body and its
+        declared charset, or a classified TransportError."""
         loop = asyncio.get_running_loop()
-        started = time.perf_counter()
         epoch = self._epoch
         remaining = deadline - loop.time()
-        headers = dict(_JSON_HEADERS)
+        headers = dict(_REQUEST_HEADERS)
         if auth and self._guid:
             headers["Guid"] = self._guid
         try:
@@ -221,48 +295,112 @@ class GatewayClient:
                 # the Guid header to whatever host `Location` names (issue 12, item 1).
                 allow_redirects=False,
             ) as response:
-                new_guid = response.headers.get("Set-GUID")
-                if new_guid is not None and epoch == self._epoch:
-                    self._take_guid(new_guid)
-                payload = await response.read()
                 status = response.status
+                if status != 200:
+                    response.close()  # not read: the connection is not reused
+                    raise self._fail(method, "http_status", f"HTTP {status}", started, status)
+                raw_guid = response.headers.get("Set-GUID")
+                if raw_guid is not None and epoch == self._epoch:
+                    self._take_guid(method, raw_guid)
+                declared = response.content_length
+                if declared is not None and declared > limit:
+                    response.close()
+                    raise TooLarge(limit, "declared")
+                encoding = response.headers.get("Content-Encoding", "").strip().lower()
+                try:
+                    payload = await boundary.read_capped(response.content, encoding, limit)
+                except (TooLarge, Undecodable):
+                    response.close()  # the rest is never read; drop the connection
+                    raise
+                charset = response.charset
+        except TransportError:
+            raise
+        except TooLarge as exc:
+            raise self._fail(method, "too_large", str(exc), started) from None
+        except Undecodable as exc:
+            raise self._fail(method, "decode", str(exc), started) from None
         except asyncio.TimeoutError:
             raise self._fail(
                 method, "timeout", f"no answer within {max(remaining, 0):.3g}s", started
             ) from None
         except (aiohttp.ClientSSLError, ssl.SSLError) as exc:
-            raise self._fail(method, "tls", _describe(exc), started) from exc
-        except (aiohttp.ClientError, OSError) as exc:
-            raise self._fail(method, "connect", _describe(exc), started) from exc
-        if status != 200:
-            raise self._fail(method, "http_status", f"HTTP {status}", started, status=status)
+            raise self._fail(method, "tls", _describe(exc), started) from None
+        except (aiohttp.ClientError, OSError, ValueError) as exc:
+            # ValueError: aiohttp refusing a header value; nothing of ours is worth a crash.
+            raise self._fail(method, "connect", _describe(exc), started) from None
+        return payload, charset
+
+    async def _call(
+        self,
+        method: str,
+        http_method: str,
+        path: str,
+        *,
+        deadline: float,
+        body: Any = None,
+        auth: bool = True,
+        parse: Callable[[Envelope], T] | None = None,
+        limit: int = boundary.SMALL_ANSWER_CAP,
+    ) -> Any:
+        """One call, classified and recorded once.
+
+        Returns the envelope (retcode "0"), or what `parse` makes of it: a result that cannot
+        be parsed is recorded as a `decode` error, not as a successful answer.
+        """
+        started = time.perf_counter()
+        payload, charset = await self._exchange(
+            method,
+            http_method,
+            path,
+            deadline=deadline,
+            body=body,
+            auth=auth,
+            limit=limit,
+            started=started,
+        )
         try:
-            envelope = parse_envelope(payload)
+            envelope = await self._decode(payload, charset)
             parsed = parse(envelope) if parse is not None and envelope.ok else envelope
         except DecodeError as exc:
-            raise self._fail(method, "decode", str(exc), started) from exc
+            raise self._fail(method, "decode", str(exc), started) from None
+        return self._answered(method, envelope, parsed, started)
+
+    def _answered(self, method: str, envelope: Envelope, parsed: Any, started: float) -> Any:
         self.stats.observe(
             method, envelope.retcode, error=False, seconds=time.perf_counter() - started
         )
         if not envelope.ok:
-            raise RetcodeError(method, envelope.retcode, envelope.message)
+            raise RetcodeError(method, envelope.retcode, redact(envelope.message))
         return parsed
+
+    @staticmethod
+    async def _decode(payload: bytes, charset: str | None) -> Envelope:
+        if len(payload) <= OFFLOAD_BYTES:
+            return _decode_envelope(payload, charset)
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(_decoder_pool(), _decode_envelope, payload, charset)
 
     def _fail(
         self,
         method: str,
-        reason: Literal["timeout", "connect", "tls", "http_status", "decode"],
+        reason: ErrorReason,
         detail: str,
         started: float,
         status: int | None = None,
     ) -> TransportError:
         self.stats.observe(method, reason, error=True, seconds=time.perf_counter() - started)
-        return TransportError(method, reason, detail, status)
+        return TransportError(method, reason, redact(safe_text(detail)), status)
 
-    def _take_guid(self, header: str) -> None:
-        guid = parse_set_guid(header)
-        if guid is None or guid == self._guid:
+    def _take_guid(self, method: str, header: str) -> None:
+        guid = boundary.parse_set_guid(header)
+        if guid is None:
+            # Not a Guid the vendor would send (control characters, spaces, too long): never
+            # stored, never sent back in a header.
+            self.stats.guid_rejected(method)
             return
+        if guid == self._guid:
+            return
+        SECRETS.guid(guid)
         renewed = self._guid is not None
         self._guid = guid
         if renewed:
@@ -271,7 +409,7 @@ class GatewayClient:
                 self._on_guid_renewed(guid)
 
     async def _authed(self, deadline: float, call: Callable[[], Awaitable[T]]) -> T:
-        """Run `call`; after an authentication retcode let the session heal, then retry once."""
+        """Run `call`; after a session retcode let the session heal, then retry once."""
         guid_used = self._guid
         try:
             return await call()
@@ -284,46 +422,52 @@ class GatewayClient:
 
     # -- sign-in and sign-out ------------------------------------------------------------------
 
-    async def _sign_in(
+    async def sign_in(
         self, variant: SignInVariant, password: str, phone_number: str, deadline: float
-    ) -> dict[str, Any]:
-        method, suffix = SIGN_IN_METHODS[variant]
-        body: dict[str, Any] = {"password": password}
-        if phone_number:
-            body["phonenum"] = phone_number
+    ) -> SignInAnswer:
+        """`PUT onlineagent/{agentid}[/loginex|/forcelogin|/forceloginex]` with the vendor's
+        body (vendor.sign_in_body); the Guid comes in `Set-GUID` (cec_05_4015)."""
+        call = SIGN_IN_CALLS[variant]
+        SECRETS.password(password)
+        body = sign_in_body(variant, password, phone_number, self.settings.sign_in_status)
         self.forget_session()
-        envelope = await self._call(
-            method,
+        envelope: Envelope = await self._call(
+            call.method,
             "PUT",
-            f"onlineagent/{self._agent}{suffix}",
+            f"onlineagent/{self._agent}{call.suffix}",
             deadline=deadline,
             body=body,
             auth=False,
         )
         if self._guid is None:
-            raise TransportError(method, "decode", "sign-in answer carried no Set-GUID header")
-        return envelope.result if isinstance(envelope.result, dict) else {}
+            raise TransportError(
+                call.method, "decode", "sign-in answer carried no usable Set-GUID header"
+            )
+        result = envelope.result if isinstance(envelope.result, dict) else {}
+        return SignInAnswer(
+            vdn=boundary.label_text(result.get("vdnid"), 32),
+            workno=boundary.label_text(result.get("workno"), 32),
+        )
 
-    async def login(self, password: str, phone_number: str, deadline: float) -> dict[str, Any]:
-        return await self._sign_in("login", password, phone_number, deadline)
+    async def login(self, password: str, phone_number: str, deadline: float) -> SignInAnswer:
+        return await self.sign_in("login", password, phone_number, deadline)
 
-    async def forceLogin(self, password: str, phone_number: str, deadline: float) -> dict[str, Any]:
-        return await self._sign_in("forcelogin", password, phone_number, deadline)
+    async def forceLogin(self, password: str, phone_number: str, deadline: float) -> SignInAnswer:
+        return await self.sign_in("forcelogin", password, phone_number, deadline)
 
-    async def loginEx(self, password: str, phone_number: str, deadline: float) -> dict[str, Any]:
-        return await self._sign_in("loginex", password, phone_number, deadline)
+    async def loginEx(self, password: str, phone_number: str, deadline: float) -> SignInAnswer:
+        return await self.sign_in("loginex", password, phone_number, deadline)
 
-    async def sign_in(
-        self, variant: SignInVariant, password: str, phone_number: str, deadline: float
-    ) -> dict[str, Any]:
-        """Dispatch by the configured variant name."""
-        return await self._sign_in(variant, password, phone_number, deadline)
+    async def forceLoginEx(self, password: str, phone_number: str, deadline: float) -> SignInAnswer:
+        return await self.sign_in("forceloginex", password, phone_number, deadline)
 
     async def logout(self, deadline: float) -> None:
+        """`DELETE onlineagent/{agentid}/logout`, Guid header (cec_07_1219)."""
         await self._call("logout", "DELETE", f"onlineagent/{self._agent}/logout", deadline=deadline)
         self.forget_session()
 
     async def forceLogout(self, deadline: float) -> None:
+        """`DELETE onlineagent/{agentid}/forcelogout`; the Guid is mandatory (cec_07_0353)."""
         await self._call(
             "forceLogout", "DELETE", f"onlineagent/{self._agent}/forcelogout", deadline=deadline
         )
@@ -336,22 +480,24 @@ class GatewayClient:
         result = envelope.result
         guid = result.get("guid") if isinstance(result, dict) else None
         if isinstance(guid, str) and guid:
-            self._take_guid(guid)
+            self._take_guid("updateGuid", guid)
         return self._guid
 
     # -- the session's heartbeat ---------------------------------------------------------------
 
     async def getAgentEvent(self, deadline: float) -> EventAnswer:
-        """The long poll: answers at once with an event, or after ~10 s with none."""
+        """The long poll: answers at once with an event, or after ~10 s with none
+        (cec_07_1274)."""
         envelope = await self._call(
             "getAgentEvent", "GET", f"agentevent/{self._agent}", deadline=deadline
         )
-        return EventAnswer(AgentEvent.parse(envelope.event))
+        return EventAnswer(envelope.event)
 
     # -- conferences ---------------------------------------------------------------------------
 
     async def queryAllConfIds(self, deadline: float) -> list[int]:
-        """`queryvdnconfid`: every ongoing conference of the VDN (inspectors only)."""
+        """`queryvdnconfid`: every ongoing conference of the VDN (inspectors only,
+        cec_07_0486)."""
 
         async def call() -> list[int]:
             ids: list[int] = await self._call(
@@ -360,31 +506,64 @@ class GatewayClient:
                 f"agentconf/{self._agent}/queryvdnconfid",
                 deadline=deadline,
                 parse=lambda envelope: parse_conference_ids(envelope.result),
+                limit=self.settings.max_response_size,
             )
             return ids
 
         return await self._authed(deadline, call)
+
+    async def _query_page(self, body: dict[str, list[int]], deadline: float) -> ConferencePage:
+        method = "queryConfInfos"
+        started = time.perf_counter()
+        payload, charset = await self._exchange(
+            method,
+            "POST",
+            f"agentconf/{self._agent}/queryconfinfos",
+            deadline=deadline,
+            body=body,
+            auth=True,
+            limit=self.settings.max_response_size,
+            started=started,
+        )
+        settings = self.settings
+        try:
+            if len(payload) <= OFFLOAD_BYTES:
+                envelope = _decode_envelope(payload, charset)
+                page = (
+                    parse_conferences(
+                        envelope.result,
+                        participants=settings.participants,
+                        max_participants=settings.max_participants,
+                    )
+                    if envelope.ok
+                    else None
+                )
+            else:
+                envelope, page = await asyncio.get_running_loop().run_in_executor(
+                    _decoder_pool(),
+                    _decode_conferences,
+                    payload,
+                    charset,
+                    settings.participants,
+                    settings.max_participants,
+                )
+        except DecodeError as exc:
+            raise self._fail(method, "decode", str(exc), started) from None
+        result: ConferencePage = self._answered(method, envelope, page, started)
+        return result
 
     async def query_conf_batch(self, ids: Sequence[int], deadline: float) -> ConferenceQuery:
         """One `queryconfinfos` call of at most 20 IDs, with the session's one retry."""
         if not 0 < len(ids) <= MAX_IDS_PER_CALL:
             raise ValueError(f"a batch holds 1 to {MAX_IDS_PER_CALL} IDs, not {len(ids)}")
         body = {"confIds": list(ids)}
-        wanted = self.settings.participants
         calls = 0
 
         async def call() -> ConferenceQuery:
             nonlocal calls
             calls += 1
-            page: ConferencePage = await self._call(
-                "queryConfInfos",
-                "POST",
-                f"agentconf/{self._agent}/queryconfinfos",
-                deadline=deadline,
-                body=body,
-                parse=lambda envelope: parse_conferences(envelope.result, participants=wanted),
-            )
-            return ConferenceQuery(page.conferences, [], calls, page.skipped)
+            page = await self._query_page(body, deadline)
+            return ConferenceQuery(page.conferences, [], calls, page.skipped, list(ids), [], 1)
 
         try:
             return await self._authed(deadline, call)
@@ -392,33 +571,91 @@ class GatewayClient:
             return ConferenceQuery([], [FailedBatch(list(ids), error)], calls)
 
     async def queryConfInfos(
-        self, ids: Sequence[int], deadline: float, concurrency: int = 8
+        self,
+        ids: Sequence[int],
+        deadline: float,
+        concurrency: int = 8,
+        *,
+        retry_failed: bool = False,
+        deadline_of: Callable[[], float] | None = None,
     ) -> ConferenceQuery:
         """All of `ids`, in batches of 20 run `concurrency` at a time, merged.
 
         A failed batch is reported with its IDs; the other batches' conferences are kept.
         Workers pull batches from a shared iterator rather than one task per batch, so 500
-        batches cost `concurrency` tasks, not 500.
+        batches cost `concurrency` tasks, not 500, and they stop at the deadline: batches not
+        started by then are reported as `unasked`, not as 45,000 timeouts. `retry_failed`
+        asks each failed batch once more while time remains. `deadline_of`, when given, is
+        read before each batch: a collection shared by several scrapes runs until the latest
+        of their deadlines.
         """
         batches = [ids[i : i + MAX_IDS_PER_CALL] for i in range(0, len(ids), MAX_IDS_PER_CALL)]
         merged = ConferenceQuery()
-        pending = iter(batches)
+        loop = asyncio.get_running_loop()
 
-        async def worker() -> None:
-            for batch in pending:
-                part = await self.query_conf_batch(batch, deadline)
-                merged.conferences.extend(part.conferences)
-                merged.failed.extend(part.failed)
-                merged.calls += part.calls
-                merged.skipped_entries += part.skipped_entries
+        async def run(pending: list[Sequence[int]]) -> list[FailedBatch]:
+            queue = iter(pending)
+            failed: list[FailedBatch] = []
+            # Unreachable: the first `concurrency` batches all failed without an answer. The
+            # rest are not asked (they would fail alike: 500 connection errors per scrape).
+            breaker = max(1, concurrency)
 
-        workers = max(1, min(concurrency, len(batches)))
-        if batches:
-            await asyncio.gather(*(worker() for _ in range(workers)))
+            async def worker() -> None:
+                for batch in queue:
+                    now_deadline = deadline_of() if deadline_of is not None else deadline
+                    unreachable = (
+                        merged.succeeded == 0
+                        and sum(isinstance(f.error, TransportError) for f in failed) >= breaker
+                    )
+                    if loop.time() >= now_deadline or unreachable:
+                        merged.unasked.extend(batch)
+                        continue
+                    part = await self.query_conf_batch(batch, now_deadline)
+                    merged.conferences.extend(part.conferences)
+                    failed.extend(part.failed)
+                    merged.calls += part.calls
+                    merged.skipped_entries += part.skipped_entries
+                    merged.answered.extend(part.answered)
+                    merged.succeeded += part.succeeded
+
+            workers = max(1, min(concurrency, len(pending)))
+            if pending:
+                await asyncio.gather(*(worker() for _ in range(workers)))
+            return failed
+
+        failed = await run(batches)
+        final = deadline_of() if deadline_of is not None else deadline
+        reachable = merged.succeeded > 0 or any(isinstance(f.error, RetcodeError) for f in failed)
+        if retry_failed and failed and reachable and loop.time() < final:
+            # Only batches whose failure another try may cure: not a session the retry inside
+            # query_conf_batch already healed or gave up on.
+            again = [f for f in failed if not _session_failure(f.error)]
+            kept = [f for f in failed if _session_failure(f.error)]
+            failed = kept + await run([f.ids for f in again])
+        merged.failed = failed
         return merged
+
+
+def _session_failure(error: RetcodeError | TransportError) -> bool:
+    return isinstance(error, RetcodeError) and error.needs_sign_in
 
 
 def _describe(exc: BaseException) -> str:
     """A short cause without URLs' query strings or headers (nothing secret travels there)."""
     text = str(exc) or type(exc).__name__
     return text if len(text) <= 200 else text[:200] + "..."
+
+
+__all__ = [
+    "MAX_IDS_PER_CALL",
+    "SIGN_IN_METHODS",
+    "ClientSettings",
+    "ConferenceQuery",
+    "EventAnswer",
+    "FailedBatch",
+    "GatewayClient",
+    "HeldSession",
+    "ReAuth",
+    "SignInAnswer",
+    "TransportError",
+]

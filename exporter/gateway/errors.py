@@ -10,8 +10,15 @@ from __future__ import annotations
 
 from typing import Literal
 
-ErrorReason = Literal["timeout", "connect", "tls", "http_status", "decode"]
-ERROR_REASONS: tuple[ErrorReason, ...] = ("timeout", "connect", "tls", "http_status", "decode")
+ErrorReason = Literal["timeout", "connect", "tls", "http_status", "decode", "too_large"]
+ERROR_REASONS: tuple[ErrorReason, ...] = (
+    "timeout",
+    "connect",
+    "tls",
+    "http_status",
+    "decode",
+    "too_large",
+)
 
 # Result codes after which the session must sign in again (gateway-session.md).
 NOT_SIGNED_IN = "100-006"

@@ -12,11 +12,11 @@ hot path does one dict lookup per field and nothing more.
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 
+from .boundary import RETCODE_OK, Undecodable, decode_json, label_text, retcode_label, safe_text
 from .errors import DecodeError
 
 ConfState = Literal["talking", "announcement", "unknown"]
@@ -95,11 +95,8 @@ def _minutes(value: object) -> float | None:
 
 
 def _address(value: object) -> str:
-    if isinstance(value, str):
-        return value
-    if isinstance(value, int) and not isinstance(value, bool):
-        return str(value)
-    return ""
+    """A participant address as a label value: safe text (boundary.label_text), or ""."""
+    return label_text(value)
 
 
 @dataclass(slots=True)
@@ -141,15 +138,24 @@ class Conference:
     skipped_participants: int = 0
     channel_counts: tuple[int, ...] = (0, 0, 0, 0)
     mode_counts: tuple[int, ...] = (0, 0, 0, 0)
+    # Who is in it, as (address, enterTime) pairs in answer order: what the activity counters
+    # compare between collections (a participant who left and came back has a new enterTime).
+    members: tuple[tuple[object, object], ...] = ()
+    # Participant objects not built because of the per-conference cap (counts stay complete).
+    capped_participants: int = 0
 
     @property
     def participant_count(self) -> int:
         return sum(self.channel_counts)
 
     @classmethod
-    def parse(cls, raw: object, *, participants: bool = True) -> Conference | None:
+    def parse(
+        cls, raw: object, *, participants: bool = True, max_participants: int = 500
+    ) -> Conference | None:
         """None when the entry has no usable confId: it cannot be labelled, so it is skipped."""
-        return _conference(raw, participants) if isinstance(raw, dict) else None
+        if not isinstance(raw, dict):
+            return None
+        return _conference(raw, participants, max_participants)
 
 
 # The hot path. A scrape of a large contact center parses tens of thousands of participants, so
@@ -158,6 +164,7 @@ class Conference:
 # (numbers as strings, floats, padded text, booleans, junk) takes the lenient helpers above,
 # which give the same answer for the common values, only slower. `type(x) is int` rather than
 # isinstance keeps booleans off the fast path: `True` must not read as 1.
+_ADDRESS_LIMIT: Final = 128
 _ADDRESS_TYPES_TEXT: Final[dict[object, AddressType]] = {
     str(k): v for k, v in ADDRESS_TYPES.items()
 }
@@ -166,7 +173,7 @@ _ADDRESS_TYPES_TEXT: Final[dict[object, AddressType]] = {
 def _participant(raw: dict[str, Any]) -> Participant:
     get = raw.get
     address = get("address")
-    if type(address) is not str:
+    if type(address) is not str or len(address) > _ADDRESS_LIMIT or not address.isprintable():
         address = _address(address)
     v = get("addressType")
     address_type = _ADDRESS_TYPES_TEXT.get(v) if type(v) is str else None
@@ -196,7 +203,21 @@ _UNKNOWN_STATE: Final = _STATE_SLOT_OF[UNKNOWN]
 _UNKNOWN_MODE: Final = _MODE_SLOT_OF[UNKNOWN]
 
 
-def _conference(raw: dict[str, Any], participants: bool) -> Conference | None:
+def _member(entry: dict[str, Any]) -> tuple[object, object]:
+    """A participant's identity across collections: address and enterTime, as sent (only
+    hashable scalars are kept; a peer's junk becomes "")."""
+    address = entry.get("address")
+    if type(address) is not str and type(address) is not int:
+        address = ""
+    enter = entry.get("enterTime")
+    if type(enter) is not int and type(enter) is not str:
+        enter = None
+    return (address, enter)
+
+
+def _conference(
+    raw: dict[str, Any], participants: bool, max_participants: int = 500
+) -> Conference | None:
     get = raw.get
     conf_id = get("confId")
     if type(conf_id) is not int:
@@ -206,16 +227,23 @@ def _conference(raw: dict[str, Any], participants: bool) -> Conference | None:
     if not 0 <= conf_id <= LONG_MAX:
         return None
     parsed: list[Participant] = []
+    members: list[tuple[object, object]] = []
     states = [0, 0, 0, 0]
     modes = [0, 0, 0, 0]
     skipped = 0
+    capped = 0
     addresses = get("addresses")
     if isinstance(addresses, list):
+        member = _member
         if participants:
             for entry in addresses:
                 if isinstance(entry, dict):
                     participant = _participant(entry)
-                    parsed.append(participant)
+                    if len(parsed) < max_participants:
+                        parsed.append(participant)
+                    else:
+                        capped += 1
+                    members.append(member(entry))
                     states[_STATE_SLOT_OF[participant.channel_state]] += 1
                     modes[_MODE_SLOT_OF[participant.mode]] += 1
                 else:
@@ -224,6 +252,7 @@ def _conference(raw: dict[str, Any], participants: bool) -> Conference | None:
             # Only what the counts need: two fields instead of a Participant per entry.
             for entry in addresses:
                 if isinstance(entry, dict):
+                    members.append(member(entry))
                     v = entry.get("channelState")
                     if type(v) is int:
                         states[_STATE_SLOT.get(v, _UNKNOWN_STATE)] += 1
@@ -247,7 +276,17 @@ def _conference(raw: dict[str, Any], participants: bool) -> Conference | None:
     v = get("confHaveBeenTime")
     elapsed = v * 60.0 if type(v) is int and 0 <= v <= LONG_MAX else _minutes(v)
     return Conference(
-        conf_id, state, start, applied, elapsed, parsed, skipped, tuple(states), tuple(modes)
+        conf_id,
+        state,
+        start,
+        applied,
+        elapsed,
+        parsed,
+        skipped,
+        tuple(states),
+        tuple(modes),
+        tuple(members),
+        capped,
     )
 
 
@@ -262,29 +301,43 @@ class Envelope:
 
     @property
     def ok(self) -> bool:
-        return self.retcode == "0"
+        return self.retcode == RETCODE_OK
 
 
-def parse_envelope(body: bytes | str) -> Envelope:
-    """Decode a response body; anything that is not the vendor's envelope is a DecodeError."""
-    try:
-        data = json.loads(body)
-    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
-        raise DecodeError(f"body is not JSON: {_preview(body)}") from exc
+def envelope_from(data: object) -> Envelope:
+    """The vendor's envelope from decoded JSON; anything else is a DecodeError.
+
+    The retcode is taken only in the vendor's shape (boundary.retcode_label: anything else is
+    `invalid`, never a label value of the peer's choosing); the message is made safe text.
+    """
     if not isinstance(data, dict):
-        raise DecodeError(f"body is not a JSON object: {_preview(body)}")
-    retcode = data.get("retcode")
-    if isinstance(retcode, int) and not isinstance(retcode, bool):
-        retcode = str(retcode)
-    if not isinstance(retcode, str) or not retcode.strip():
+        raise DecodeError(f"body is not a JSON object but {type(data).__name__}")
+    raw = data.get("retcode")
+    if raw is None or (isinstance(raw, str) and not raw.strip()):
         raise DecodeError("envelope has no retcode")
     message = data.get("message")
     return Envelope(
-        retcode=retcode.strip(),
-        message=message if isinstance(message, str) else "",
+        retcode=retcode_label(raw),
+        message=safe_text(message) if isinstance(message, str) else "",
         result=data.get("result"),
         event=data.get("event"),
     )
+
+
+def parse_envelope(body: bytes | str, charset: str | None = None) -> Envelope:
+    """Decode a response body; anything that is not the vendor's envelope is a DecodeError.
+
+    The error never quotes the body: a peer could make it carry anything (the Guid it was
+    sent, a password echoed back, terminal escapes).
+    """
+    payload = body.encode("utf-8", "surrogatepass") if isinstance(body, str) else body
+    try:
+        data = decode_json(payload, charset)
+    except (ValueError, RecursionError) as exc:
+        raise DecodeError(f"body is not JSON ({len(payload)} bytes)") from exc
+    except Undecodable as exc:
+        raise DecodeError(str(exc)) from None
+    return envelope_from(data)
 
 
 @dataclass(slots=True)
@@ -295,7 +348,9 @@ class ConferencePage:
     skipped: int = 0  # entries without a usable confId
 
 
-def parse_conferences(result: object, *, participants: bool = True) -> ConferencePage:
+def parse_conferences(
+    result: object, *, participants: bool = True, max_participants: int = 500
+) -> ConferencePage:
     """Accept `{"confs": [...]}`, the bare array, and a null/absent result (no conference).
 
     `participants=False` leaves every `Conference.participants` empty (the counts are still
@@ -315,7 +370,9 @@ def parse_conferences(result: object, *, participants: bool = True) -> Conferenc
     append = conferences.append
     skipped = 0
     for raw in confs:
-        conference = _conference(raw, participants) if isinstance(raw, dict) else None
+        conference = (
+            _conference(raw, participants, max_participants) if isinstance(raw, dict) else None
+        )
         if conference is None:
             skipped += 1
         else:
@@ -332,28 +389,3 @@ def parse_conference_ids(result: object) -> list[int]:
         raise DecodeError(f"result.confIds is {type(ids).__name__}, not an array")
     parsed = (lenient_int(value) for value in ids)
     return [value for value in parsed if value is not None and value >= 0]
-
-
-@dataclass(slots=True)
-class AgentEvent:
-    """An event from the long poll; only conference events matter to us."""
-
-    event_type: str
-    conf_id: int | None
-
-    @classmethod
-    def parse(cls, raw: object) -> AgentEvent | None:
-        if not isinstance(raw, dict):
-            return None
-        event_type = raw.get("eventType")
-        if not isinstance(event_type, str):
-            return None
-        content = raw.get("content")
-        conf_id = lenient_int(content.get("confId")) if isinstance(content, dict) else None
-        return cls(event_type=event_type, conf_id=conf_id)
-
-
-def _preview(body: bytes | str, limit: int = 60) -> str:
-    text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
-    text = " ".join(text.split())
-    return repr(text[:limit] + ("..." if len(text) > limit else ""))

@@ -202,16 +202,37 @@ async def serve_good_certificate(rig: Rig) -> None:
 # -- checks ---------------------------------------------------------------------------------------
 
 
+def served_stale(rig: Rig, before: Scrape, after: Scrape) -> None:
+    """Nothing answered: the known conferences are served as they were last seen, said so,
+    and the collection is neither up nor complete."""
+    assert after.gauge("ccgw_collection_complete") == 0
+    assert after.gauge("ccgw_conferences") == FAULTY_CONFERENCES
+    assert after.gauge("ccgw_conferences_stale") == FAULTY_CONFERENCES
+    assert after.gauge("ccgw_conferences_stale_age_seconds") > 0
+
+
 def some_batches_fail(rig: Rig, before: Scrape, after: Scrape) -> None:
-    """One of three batches answered 100-007: its conferences are missing, the other two
-    batches' are there, and the gauges say exactly that."""
+    """One of three batches answered 100-007 (once: the retry is answered): every
+    conference is there, from this collection, and the counters show the failed answer."""
     assert after.gauge("ccgw_up") == 1
-    assert after.gauge("ccgw_collection_failed_requests") == 1
+    assert after.gauge("ccgw_collection_complete") == 1
+    assert after.gauge("ccgw_collection_failed_requests") == 0
     assert after.gauge("ccgw_conferences_requested") == FAULTY_CONFERENCES
-    assert after.gauge("ccgw_conferences") in (FAULTY_CONFERENCES - 20, FAULTY_CONFERENCES - 5)
+    assert after.gauge("ccgw_conferences") == FAULTY_CONFERENCES
+    assert after.gauge("ccgw_conferences_stale") == 0
     assert delta(after, before, "ccgw_responses_total", method="queryConfInfos",
                  retcode="100-007") == 1  # fmt: skip
-    assert delta(after, before, "ccgw_responses_total", method="queryConfInfos", retcode="0") == 2
+    assert delta(after, before, "ccgw_responses_total", method="queryConfInfos", retcode="0") == 3
+
+
+def batches_keep_failing(rig: Rig, before: Scrape, after: Scrape) -> None:
+    """One batch answers 100-007 on every try: its conferences are served from the last
+    collection (stale, for keep_stale_for), so counts do not drop and alerts do not flap."""
+    assert after.gauge("ccgw_up") == 1
+    assert after.gauge("ccgw_collection_complete") == 0
+    assert after.gauge("ccgw_collection_failed_requests") == 1
+    assert after.gauge("ccgw_conferences") == FAULTY_CONFERENCES
+    assert after.gauge("ccgw_conferences_stale") in (20, 5)
 
 
 def no_sign_in_storm(rig: Rig, before: Scrape, after: Scrape) -> None:
@@ -244,9 +265,9 @@ def age_session_then(step: Step) -> Step:
     in, by ourselves) on every later sign-in."""
 
     async def aged(rig: Rig) -> None:
-        session = rig.target(FAULTY).session
-        assert session.signed_in_at is not None
-        session.signed_in_at -= 60.0
+        machine = rig.target(FAULTY).session.machine
+        assert machine.signed_in_at is not None
+        machine.signed_in_at -= 60.0
         await step(rig)
 
     return aged
@@ -291,7 +312,10 @@ async def slow_rotation(rig: Rig) -> None:
     config.guid_interval, config.guid_timeout = 60.0, 120.0
 
 
-QUERIES = ("queryAllConfIds",)  # with discovery failing, no queryConfInfos is made
+QUERIES = ("queryAllConfIds",)
+# With discovery failing, the known conferences are still asked for (only an answer may end
+# them): discovery plus their three batches fail, and the conferences are served stale.
+FAILED_WITH_KNOWN = 4
 
 CASES: list[FaultCase] = [
     FaultCase(
@@ -299,8 +323,10 @@ CASES: list[FaultCase] = [
         title="gateway down (connection refused)",
         inject=stop_gateway,
         clear=restart_gateway,
+        failed_requests=FAILED_WITH_KNOWN,
         all_fail=(("queryAllConfIds", "connect"),),
         reaches_sim=False,
+        check=served_stale,
     ),
     FaultCase(
         id="dns",
@@ -338,7 +364,9 @@ CASES: list[FaultCase] = [
             title=f"HTTP {status} with an HTML body, every call",
             inject=set_faults(http_error_rate=1.0, http_error_status=status),
             clear=clear_faults,
-            all_fail=(("queryAllConfIds", "http_status"),),
+            failed_requests=FAILED_WITH_KNOWN,
+            all_fail=(("queryAllConfIds", "http_status"), ("queryConfInfos", "http_status")),
+            check=served_stale,
         )
         for status in (502, 503)
     ),
@@ -347,24 +375,39 @@ CASES: list[FaultCase] = [
         title="connection reset mid-body, every call",
         inject=set_faults(reset_rate=1.0),
         clear=clear_faults,
-        all_fail=(("queryAllConfIds", "connect"),),
+        failed_requests=FAILED_WITH_KNOWN,
+        all_fail=(("queryAllConfIds", "connect"), ("queryConfInfos", "connect")),
+        check=served_stale,
     ),
     FaultCase(
         id="malformed",
         title="malformed and truncated JSON, every call",
         inject=set_faults(malformed_rate=1.0),
         clear=clear_faults,
-        all_fail=(("queryAllConfIds", "decode"),),
+        failed_requests=FAILED_WITH_KNOWN,
+        all_fail=(("queryAllConfIds", "decode"), ("queryConfInfos", "decode")),
+        check=served_stale,
     ),
     FaultCase(
         id="100-007",
-        title="100-007 on some queryConfInfos batches",
+        title="100-007 on one queryConfInfos call (retried within the deadline)",
         inject=nothing,
         each_scrape=set_faults(retcodes={"100-007": 1.0}, methods=["queryConfInfos"], limit=1),
         clear=clear_faults,
         up=True,
-        failed_requests=1,
+        failed_requests=0,
         check=some_batches_fail,
+    ),
+    FaultCase(
+        id="100-007-stuck",
+        # 4 failures: the three batches, then the first retry (one batch stays failed)
+        title="100-007 on one queryConfInfos batch, every try",
+        inject=nothing,
+        each_scrape=set_faults(retcodes={"100-007": 1.0}, methods=["queryConfInfos"], limit=4),
+        clear=clear_faults,
+        up=True,
+        failed_requests=1,
+        check=batches_keep_failing,
     ),
     FaultCase(
         id="000-003",
@@ -376,7 +419,8 @@ CASES: list[FaultCase] = [
             )
         ),
         clear=clear_faults,
-        retcodes=(("queryAllConfIds", "000-003"),),
+        failed_requests=FAILED_WITH_KNOWN,
+        retcodes=(("queryAllConfIds", "000-003"), ("queryConfInfos", "000-003")),
         check=no_sign_in_storm,
     ),
     FaultCase(
@@ -385,6 +429,9 @@ CASES: list[FaultCase] = [
         inject=nothing,
         each_scrape=restart,
         clear=nothing,
+        # One restart: several in a row within a minute of each sign-in are a storm, damped
+        # (see test_storms.py).
+        fault_scrapes=1,
         heals_within_scrape=True,
         up=True,
         failed_requests=0,
@@ -427,6 +474,7 @@ CASES: list[FaultCase] = [
         inject=nothing,
         each_scrape=take_sticky_node_down,
         clear=bring_nodes_up,
+        fault_scrapes=1,
         heals_within_scrape=True,
         up=True,
         failed_requests=0,

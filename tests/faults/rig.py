@@ -22,6 +22,7 @@ from aiohttp.test_utils import TestServer
 from prometheus_client.parser import text_string_to_metric_families
 
 from ccgw_simulator import GatewaySimulator
+from exporter.app import reload_function
 from exporter.collector import GatewayTarget
 from exporter.config import load_config
 from exporter.targets import Targets
@@ -156,7 +157,10 @@ class Rig:
     async def start(self, gateways: list[dict[str, Any]]) -> None:
         self.write_config(gateways)
         self.targets = Targets(load_config(self.path).config, path=str(self.path))
-        self.server = TestServer(make_app(Exporter(self.targets)), host="127.0.0.1")
+        # The lifecycle API on (as with --web.enable-lifecycle): the secrets test reloads bad
+        # configs through it.
+        app = make_app(Exporter(self.targets), reloader=reload_function(self.targets, None))
+        self.server = TestServer(app, host="127.0.0.1")
         await self.server.start_server()
         self.http = aiohttp.ClientSession()
         self.targets.start()

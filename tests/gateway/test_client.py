@@ -17,7 +17,8 @@ import aiohttp
 import pytest
 from aioresponses import CallbackResult, aioresponses
 
-from exporter.gateway.client import ClientSettings, GatewayClient, parse_set_guid
+from exporter.gateway.boundary import parse_set_guid
+from exporter.gateway.client import ClientSettings, GatewayClient
 from exporter.gateway.errors import RetcodeError, TransportError
 
 BASE = "https://gw.example:8043"
@@ -50,7 +51,7 @@ async def test_sign_in_takes_guid_from_set_guid(client: GatewayClient) -> None:
             headers={"Set-GUID": "JSESSIONID=279fe21d-2caa-4437.AgentGateway0"},
         )
         result = await client.loginEx("pw", "", deadline())
-    assert result == {"workno": "153"}
+    assert result.workno == "153"
     assert client.guid == "279fe21d-2caa-4437.AgentGateway0"
     assert client.stats.responses == {("loginEx", "0"): 1}
 
@@ -74,7 +75,19 @@ async def test_sign_in_sends_password_and_phone_and_no_guid(client: GatewayClien
     with aioresponses() as mock:
         mock.put(f"{BASE}/agentgateway/resource/onlineagent/153", callback=capture)
         await client.login("secret", "70005", deadline())
-    assert seen == {"password": "secret", "phonenum": "70005", "guid_header": None}
+    # The vendor's body (cec_07_1202): phonenum mandatory; status 3 (busy) so that the
+    # monitoring account is not offered calls; nothing answers or goes idle by itself.
+    assert seen == {
+        "password": "secret",
+        "phonenum": "70005",
+        "status": 3,
+        "autoanswer": False,
+        "autoenteridle": False,
+        "releasephone": True,
+        "agenttype": 4,
+        "checkInWebm": False,
+        "guid_header": None,
+    }
 
 
 async def test_every_set_guid_renews_the_guid_and_is_counted() -> None:

@@ -8,7 +8,6 @@ import pytest
 
 from exporter.gateway.errors import DecodeError
 from exporter.gateway.models import (
-    AgentEvent,
     Conference,
     Participant,
     lenient_int,
@@ -136,6 +135,16 @@ def test_participant_entries_that_are_not_objects_are_counted() -> None:
 
 
 @pytest.mark.parametrize(
+    ("raw", "label"),
+    [('["0"]', "invalid"), ('"\\ud800"', "invalid"), ('"x" ', "invalid"), ("0", "0"),
+     ('" 100-006 "', "100-006"), ('"1000-06"', "invalid"), ('"0\\n"', "0"), ("true", "invalid")],
+)  # fmt: skip
+def test_retcodes_not_of_the_vendors_shape_are_invalid(raw: str, label: str) -> None:
+    envelope = parse_envelope(f'{{"message": "", "retcode": {raw}}}'.encode())
+    assert envelope.retcode == label
+
+
+@pytest.mark.parametrize(
     "body",
     [
         b"<html><body><h1>502 Bad Gateway</h1></body></html>",
@@ -144,7 +153,6 @@ def test_participant_entries_that_are_not_objects_are_counted() -> None:
         b'"0"',
         b'{"message": "no retcode"}',
         b'{"retcode": null}',
-        b'{"retcode": ["0"]}',
         b"",
         b"\xff\xfe\x00",
     ],
@@ -178,18 +186,6 @@ def test_conference_ids_both_shapes_and_junk_dropped() -> None:
     assert parse_conference_ids(None) == []
     with pytest.raises(DecodeError):
         parse_conference_ids({"confIds": "355840"})
-
-
-def test_agent_event_with_conference_id() -> None:
-    event = AgentEvent.parse(
-        {"eventType": "AgentConf_SelfJoinResult", "workNo": "154", "content": {"confId": 1030400}}
-    )
-    assert event is not None
-    assert (event.event_type, event.conf_id) == ("AgentConf_SelfJoinResult", 1030400)
-    other = AgentEvent.parse({"eventType": "AgentOther_InService", "content": None})
-    assert other is not None
-    assert other.conf_id is None
-    assert AgentEvent.parse("nope") is None
 
 
 @pytest.mark.parametrize(

@@ -29,9 +29,21 @@ async def test_signs_in_with_loginex_and_polls_events(make_sim, make_session) ->
 @pytest.mark.parametrize(("variant", "method"), [("login", "login"), ("forcelogin", "forceLogin")])
 async def test_configured_sign_in_variant_is_used(make_sim, make_session, variant, method) -> None:
     sim = await make_sim()
-    session = make_session(sim, sign_in=variant)
+    # login and forcelogin require phonenum (cec_07_1202, cec_07_1203): the simulator refuses
+    # them without it, as a real gateway would.
+    session = make_session(sim, sign_in=variant, phone_number="70005")
     await wait_for(lambda: session.signed_in)
     assert dict(sim.stats.signins) == {method: 1}
+
+
+async def test_login_without_phonenum_is_refused_and_retried_slowly(make_sim, make_session) -> None:
+    sim = await make_sim()
+    session = make_session(sim, sign_in="login", credential_retry=60.0)
+    await wait_for(lambda: session.sign_in_attempted)
+    assert session.state == "rejected"
+    assert "100-001" in (session.last_error or "")
+    await asyncio.sleep(0.2)
+    assert sum(sim.stats.signins.values()) <= 1
 
 
 async def test_queries_succeed_across_three_guid_rotations(make_sim, make_session) -> None:
@@ -113,14 +125,46 @@ async def test_concurrent_failures_make_one_sign_in(make_sim, make_session) -> N
     assert sim.stats.concurrent_signins_rejected == 0
 
 
-async def test_already_signed_in_uses_forcelogin_when_allowed(make_sim, make_session) -> None:
+async def test_already_signed_in_takes_over_without_a_licence_after_loginex(
+    make_sim, make_session
+) -> None:
+    """Under loginex (no licence) the forced variant is forceloginex: taking a session over
+    must not start taking a licence (issue 14, item 2)."""
     sim = await make_sim()
     first = make_session(sim)
     await wait_for(lambda: first.signed_in)
     second = make_session(sim, force_on_conflict=True)
     await wait_for(lambda: second.signed_in)
-    assert sim.stats.signins["forceLogin"] == 1
+    assert sim.stats.signins["forceLoginEx"] == 1
+    assert sim.stats.signins["forceLogin"] == 0
     assert second.client.stats.sign_ins == {"100-002": 1, "0": 1}
+    assert not any(s.licence for node in sim.nodes for s in node.sessions.sessions())
+
+
+async def test_already_signed_in_uses_forcelogin_when_configured(make_sim, make_session) -> None:
+    sim = await make_sim()
+    first = make_session(sim)
+    await wait_for(lambda: first.signed_in)
+    second = make_session(
+        sim, force_on_conflict=True, force_sign_in="forcelogin", phone_number="70005"
+    )
+    await wait_for(lambda: second.signed_in)
+    assert sim.stats.signins["forceLogin"] == 1
+
+
+async def test_forceloginex_missing_on_the_gateway_is_said_not_replaced(
+    make_sim, make_session
+) -> None:
+    """A gateway build without forceloginex answers 404: the session says so and does not
+    fall back to the licence-taking forcelogin on its own."""
+    sim = await make_sim(forceloginex=False)
+    first = make_session(sim)
+    await wait_for(lambda: first.signed_in)
+    second = make_session(sim, force_on_conflict=True, backoff_initial=5.0, backoff_max=5.0)
+    await wait_for(lambda: second.sign_in_attempted)
+    assert not second.signed_in
+    assert "forceloginex is not offered" in (second.last_error or "")
+    assert sim.stats.signins["forceLogin"] == 0
 
 
 async def test_already_signed_in_without_force_backs_off(make_sim, make_session) -> None:
