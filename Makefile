@@ -11,7 +11,7 @@ DEMO_ADDR ?= 127.0.0.1:9865
 # checkout (editable) and never looked up in an index.
 INSTALL := $(BIN)/python -m pip install -q
 
-.PHONY: demo test lint typecheck unit clean bench soak soak-ci
+.PHONY: demo test lint typecheck unit clean bench soak soak-ci fuzz
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -55,6 +55,12 @@ soak: $(STAMP)
 
 soak-ci: $(STAMP)
 	$(BIN)/python soak/run.py --minutes 2 --check $(SOAK_ARGS)
+
+# Issue 12: the hostile-gateway property tests (tests/hostile/test_fuzz.py) with a large
+# hypothesis budget: CCGW_FUZZ_EXAMPLES examples per vendor call (default 50, ~5 minutes);
+# `make test` runs the same tests with 2 fixed examples each.
+fuzz: $(STAMP)
+	CCGW_HYPOTHESIS_PROFILE=fuzz $(BIN)/pytest -q -p no:cacheprovider tests/hostile/test_fuzz.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .mypy_cache .ruff_cache .pytest_cache

@@ -42,7 +42,7 @@ settings.register_profile(
     "hostile-small",
     # `make test`: a fixed, small set of examples per method (derandomized: the same ones on
     # every run, so a red build is reproducible); `make fuzz` explores.
-    max_examples=4,
+    max_examples=2,
     derandomize=True,
     database=None,
     deadline=None,
@@ -52,7 +52,7 @@ settings.register_profile(
 )
 settings.register_profile(
     "hostile-fuzz",
-    max_examples=int(os.environ.get("CCGW_FUZZ_EXAMPLES", "150")),
+    max_examples=int(os.environ.get("CCGW_FUZZ_EXAMPLES", "50")),
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
     print_blob=True,
@@ -61,8 +61,10 @@ settings.register_profile(
 PROFILE = "hostile-fuzz" if os.environ.get("CCGW_HYPOTHESIS_PROFILE") == "fuzz" else "hostile-small"
 
 
-def hostile_settings() -> settings:
-    return settings(settings.get_profile(PROFILE))
+def hostile_settings(share: float = 1.0) -> settings:
+    """The profile's settings; `share` scales its example budget (for costly examples)."""
+    profile = settings.get_profile(PROFILE)
+    return settings(profile, max_examples=max(1, round(profile.max_examples * share)))
 
 
 # -- JSON with raw pieces ----------------------------------------------------------------------

@@ -1,0 +1,50 @@
+"""Issue 12, item 9: the full Guid (or the password) never reaches the log.
+
+It did through the 60-character "not JSON" body preview (a gateway that echoes the request,
+or names the session in an error page) and through aiohttp's parse errors, which quote the
+offending bytes. The gateway here echoes the request's Guid (`{{GUID}}`) or body, which holds
+the password on a sign-in (`{{BODY}}`), into bodies, headers and status lines; after each the
+log, the landing page and the error pages are searched for 17 or more characters of any Guid.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from .conftest import RigFactory, new_agent_id
+from .gateway import Answer, Fixed, HostileGateway, Method
+from .rig import GatewayEntry
+
+NOT_JSON = (
+    b"{{GUID}} is not JSON",
+    b"Guid {{GUID}}",
+    b"<html><body>session {{GUID}} expired; request {{BODY}}</body></html>",
+    b"{{BODY}}",
+)
+PARSE_ERRORS = (
+    b"HTTP/1.1 200 OK\r\nX-Guid: {{GUID}}\x00\r\nContent-Length: 0\r\n\r\n",
+    b"HTTP/1.1 2{{GUID}} OK\r\n\r\n",
+    b"HTTP/1.1 200 {{BODY}}\x01\r\n\r\n",
+    b"{{GUID}}\r\n\r\n",
+    b"HTTP/1.1 200 OK\r\nContent-Length: {{GUID}}\r\n\r\n",
+    b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n{{GUID}}\r\n",
+    b"HTTP/1.1 200 OK\r\nX-{{GUID}}\r\n\r\n",
+)
+
+
+@pytest.mark.parametrize("method", ["sign_in", "poll", "discovery", "queryconfinfos"])
+def test_no_secret_in_previews_or_parse_errors(
+    make_rig: RigFactory, hostile_gateway: HostileGateway, method: Method
+) -> None:
+    rig = make_rig(GatewayEntry("g", new_agent_id(), hostile_gateway.url))
+    rig.recover("g")
+    answers = [Answer(body=Fixed(body), label=f"not JSON {body[:20]!r}") for body in NOT_JSON]
+    answers += [Answer(raw=raw, label=f"raw {raw[:30]!r}") for raw in PARSE_ERRORS]
+    if method == "poll":
+        answers = answers[::3]  # a failed poll is followed by a 1-2 s back-off
+    for answer in answers:
+        rig.serve("g", method, answer, timeout=20)
+        rig.check_no_secrets()
+        if method == "poll":  # a working poll ends the back-off before the next answer
+            rig.check_polling("g", after=rig.tenant("g").count("poll"))
+    rig.recover("g")
