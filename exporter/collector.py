@@ -379,11 +379,14 @@ class GatewayTarget:
                 complete = False
             if event_ids:
                 session.forget_conferences(event_ids & set(gone))
+            problems = []
             if answer.failed:
                 first = answer.failed[0].error
-                result.error = f"{len(answer.failed)} batch(es) failed, first: {first.label}"
-            elif answer.unasked:
-                result.error = f"{len(answer.unasked)} IDs not asked before the deadline"
+                problems.append(f"{len(answer.failed)} batch(es) failed, first: {first.label}")
+            if answer.unasked:
+                problems.append(f"{len(answer.unasked)} IDs not asked before the deadline")
+            if problems:
+                result.error = "; ".join(problems)
         now = loop.time()
         for conference in fresh:
             self._known[conference.conf_id] = _Known(conference, now)
