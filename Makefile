@@ -12,7 +12,7 @@ DEMO_ADDR ?= 127.0.0.1:9865
 # the setuptools installed first (the build-system requirement of both pyproject.toml files):
 # two isolated build environments cost a fresh machine more time than the whole demo start.
 INSTALL := $(BIN)/python -m pip install -q
-BUILD_DEPS := 'setuptools>=70.1'
+BUILD_DEPS := 'setuptools>=77'
 INSTALL_EDITABLE := $(INSTALL) --no-build-isolation
 
 .PHONY: demo test lint typecheck unit clean bench soak soak-ci fuzz
