@@ -326,6 +326,9 @@ class GatewayTarget:
         event_ids = set(session.event_conference_ids) if conf.from_events else set()
         by_source["events"] = len(event_ids)
         ids |= event_ids
+        discovery_note: str | None = None
+        if conf.discover and self.session.info.role == "agent":
+            discovery_note = "discovery unavailable: not a quality inspector (101-004)"
         if conf.discover and loop.time() >= self._discovery_paused_until:
             t0 = time.perf_counter()
             try:
@@ -334,11 +337,12 @@ class GatewayTarget:
                 self._trace(result, started, "discovery", error.label, error.detail,
                             time.perf_counter() - t0)  # fmt: skip
                 if self._not_an_inspector(error):
-                    pass  # the account's kind, not a failure of this collection
+                    discovery_note = "discovery unavailable: not a quality inspector (101-004)"
                 else:
                     result.failed_requests += 1
                     complete = False
                     self._discovery_failed(error)
+                    discovery_note = f"discovery failed: {_reason(error)}"
             else:
                 self._trace(result, started, "discovery", "0", f"{len(discovered)} IDs",
                             time.perf_counter() - t0)  # fmt: skip
@@ -379,14 +383,16 @@ class GatewayTarget:
                 complete = False
             if event_ids:
                 session.forget_conferences(event_ids & set(gone))
-            problems = []
+            problems = [discovery_note] if discovery_note else []
             if answer.failed:
                 first = answer.failed[0].error
-                problems.append(f"{len(answer.failed)} batch(es) failed, first: {first.label}")
+                problems.append(f"{len(answer.failed)} batch(es) failed, first: {_reason(first)}")
             if answer.unasked:
                 problems.append(f"{len(answer.unasked)} IDs not asked before the deadline")
             if problems:
                 result.error = "; ".join(problems)
+        elif discovery_note:
+            result.error = discovery_note
         now = loop.time()
         for conference in fresh:
             self._known[conference.conf_id] = _Known(conference, now)
@@ -478,6 +484,15 @@ class GatewayTarget:
         if self._discovery_error is not None:
             log.info("conference discovery works again", extra=kv(gateway=self.name))
             self._discovery_error = None
+
+
+def _reason(error: GatewayError) -> str:
+    """A failure for the landing page: the retcode or reason, and the HTTP status if any."""
+    if isinstance(error, TransportError) and error.status is not None:
+        return f"{error.label} (HTTP {error.status})"
+    if isinstance(error, RetcodeError) and error.message:
+        return f"{error.label} ({error.message[:80]})"
+    return error.label
 
 
 def _account(session: Session) -> AccountInfo:

@@ -87,6 +87,7 @@ TRANSITIONS: Final[tuple[Transition, ...]] = (
     Transition("signing_in", "signed_out", "100-002: signed in elsewhere (conflict)"),
     Transition("signing_in", "rejected", "100-004 / 110-016 / 100-001 / 000-002"),
     Transition("signed_in", "signed_out", "100-006 / 000-003 / 105-00x: session lost"),
+    Transition("signed_in", "signed_out", "no working poll for 2 min: signed out as idle"),
     Transition("new", "stopped", "stop"),
     Transition("signing_in", "stopped", "stop"),
     Transition("signed_in", "stopped", "stop (sign out)"),
@@ -112,6 +113,10 @@ class MachineSettings:
     resign_min_interval: float = 5.0
     resign_max_interval: float = 300.0
     quick_window: float = 60.0
+    # The gateway signs out an agent that has not polled for 2 minutes (cec_07_1202,
+    # MAXTIME 120000 ms, devg cec_05_4012): polls failing that long mean the session is gone,
+    # whatever the last answer said.
+    idle_signout: float = 120.0
 
 
 # --------------------------------------------------------------------------------------------
@@ -365,7 +370,9 @@ class SessionMachine:
             exp = settings.backoff_initial * 2 ** min(self.failures - 1, 16)
             delay = min(settings.backoff_max, exp) * self.rng.uniform(0.5, 1.0)
             self._go("signed_out")
-            self.last_error = f"sign-in failed: {failure.code}"
+            self.last_error = f"sign-in failed: {failure.code}" + (
+                f" (HTTP {failure.status})" if failure.status else ""
+            )
             if (
                 failure.kind == "transport"
                 and failure.status == 404
@@ -482,6 +489,23 @@ class SessionMachine:
             if self.seen_guid is not None:
                 self.rotation = now - self.seen_at
             self.seen_guid, self.seen_at = guid, now
+
+    def poll_failed(self, now: float) -> list[Action]:
+        """An event poll got no answer. After `idle_signout` without a working poll the
+        gateway has signed the agent out: say so (`ccgw_session_signed_in` 0) rather than
+        show a session that exists only here, and sign in again once it answers."""
+        if self.state != "signed_in":
+            return []
+        since = self.last_poll_ok if self.last_poll_ok is not None else self.signed_in_at
+        if since is None or now - since < self.settings.idle_signout:
+            return []
+        self._go("signed_out")
+        self.last_error = "session lost: no working event poll for 2 minutes (idle sign-out)"
+        self.lost_reason = "idle"
+        self.held = False
+        self.expired = True  # a 100-002 now is our own idle session
+        self.last_transport_failure = True
+        return [ForgetSession()]
 
     def _unpolled_for_a_rotation(self, now: float) -> bool:
         """No working poll for longer than the Guid takes to rotate: the Guid in hand may have

@@ -358,6 +358,7 @@ class Session:
                 await asyncio.sleep(settings.backoff_initial)
             return
         except TransportError:
+            self._perform(self.machine.poll_failed(loop.time()))
             self._poll_failures += 1
             delay = min(settings.backoff_max, 2 ** min(self._poll_failures, 6))
             await asyncio.sleep(delay * self.machine.rng.uniform(0.5, 1.0))

@@ -312,3 +312,20 @@ def test_stop_signs_out_only_a_live_session() -> None:
     assert m.stop() is True
     assert m.state == "stopped"
     assert m.want_sign_in(10.0) is None
+
+
+def test_polls_failing_past_the_idle_sign_out_mean_the_session_is_gone() -> None:
+    """HTML 502 for 11 minutes: the gateway had signed the idle account out, while
+    ccgw_session_signed_in stayed 1 (issue 13, item 7)."""
+    m = machine(idle_signout=120.0)
+    signed_in(m, 0.0)
+    m.poll_ok(10.0, "g")
+    assert m.poll_failed(100.0) == []
+    assert m.signed_in
+    assert kinds(m.poll_failed(131.0)) == [ForgetSession]
+    assert m.state == "signed_out"
+    assert "idle" in (m.last_error or "")
+    # the sign-in that follows finds our own idle session: taken back without a licence
+    m.want_sign_in(131.0, urgent=True)
+    actions = m.sign_in_failed(131.5, Failure("retcode", "100-002"))
+    assert [a for a in actions if isinstance(a, SignIn)] == [SignIn("forceloginex")]
