@@ -300,3 +300,40 @@ async def test_a_not_json_answer_never_quotes_the_body(raw_server) -> None:
         await client.close()
     assert info.value.reason == "decode"
     assert guid not in str(info.value)
+
+
+async def test_a_large_answer_is_decoded_off_the_event_loop(raw_server) -> None:
+    """Over OFFLOAD_BYTES the JSON is decoded in a helper process: the loop (and with it
+    /-/healthy and other scrapes) keeps running while it parses."""
+    from exporter.gateway import client as client_module
+
+    people = [
+        {"address": f"{i:08d}", "addressType": "6", "channelState": 1, "channelAttrib": 3,
+         "enterTime": 1475745464000, "role": 0, "deviceType": 0, "deviceCallType": 0}
+        for i in range(3000)
+    ]  # fmt: skip
+    confs = [{"confId": n, "confState": 0, "applyConfTime": 60, "confHaveBeenTime": 5,
+              "startTime": 1475745454000, "addresses": people} for n in range(1, 11)]  # fmt: skip
+    body = json.dumps({"retcode": "0", "message": "", "result": {"confs": confs}}).encode()
+    assert len(body) > client_module.OFFLOAD_BYTES
+    client = client_for(await raw_server(http(body)), max_participants=5)
+    ticks = 0
+
+    async def ticker() -> None:
+        nonlocal ticks
+        while True:
+            await asyncio.sleep(0.005)
+            ticks += 1
+
+    running = asyncio.ensure_future(ticker())
+    try:
+        answer = await client.queryConfInfos(list(range(1, 11)), deadline(20))
+    finally:
+        running.cancel()
+        await client.close()
+    assert answer.failed == [], answer.failed
+    assert len(answer.conferences) == 10
+    assert all(c.participant_count == 3000 for c in answer.conferences)
+    assert all(len(c.participants) == 5 for c in answer.conferences)
+    assert all(c.channel_counts[1] == 3000 for c in answer.conferences)
+    assert ticks > 3, "the event loop kept running during the decode"
