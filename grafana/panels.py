@@ -21,11 +21,19 @@ DATASOURCE: JSON = {"type": "prometheus", "uid": "${datasource}"}
 
 #: The matchers every selector carries: the dashboard's job, instance and gateway variables.
 FILTER = ('job=~"$job"', 'instance=~"$instance"', 'gateway=~"$gateway"')
+#: The matchers of series without a gateway label (`up`, the exporter's own metrics).
+TARGET_FILTER = FILTER[:2]
 
 
 def selector(metric: str, *matchers: str) -> str:
     """`metric{job=~"$job", instance=~"$instance", gateway=~"$gateway", <matchers>}`."""
     return metric + "{" + ", ".join((*FILTER, *matchers)) + "}"
+
+
+def target_selector(metric: str, *matchers: str) -> str:
+    """`metric{job=~"$job", instance=~"$instance", <matchers>}`: for `up` and the exporter's
+    own metrics, which have no gateway label."""
+    return metric + "{" + ", ".join((*TARGET_FILTER, *matchers)) + "}"
 
 
 @dataclass(frozen=True)
@@ -204,6 +212,7 @@ def stat(
     text_mode: str = "value_and_name",
     color_mode: str = "value",
     decimals: int | None = None,
+    overrides: Iterable[JSON] = (),
 ) -> JSON:
     """The latest value of each series (an instant query)."""
     defaults: JSON = {
@@ -230,6 +239,7 @@ def stat(
         queries,
         unit=unit,
         defaults=defaults,
+        overrides=overrides,
         options=options,
         instant=True,
     )
@@ -316,6 +326,7 @@ def state_timeline(
     *,
     unit: str,
     mappings: list[JSON],
+    overrides: Iterable[JSON] = (),
 ) -> JSON:
     """One lane per series, coloured by value mappings."""
     defaults: JSON = {
@@ -339,8 +350,52 @@ def state_timeline(
         queries,
         unit=unit,
         defaults=defaults,
+        overrides=overrides,
         options=options,
     )
+
+
+def heatmap(
+    title: str,
+    description: str,
+    query: Query,
+    *,
+    unit: str,
+    scheme: str = "Oranges",
+) -> JSON:
+    """A Prometheus histogram's buckets (`... by (le)`, format heatmap) as a heatmap: one row
+    per bucket, Grafana's own bucketing off. `unit` is the bucket boundaries' (the y axis)."""
+    options: JSON = {
+        "calculate": False,
+        "cellGap": 1,
+        "color": {
+            "exponent": 0.5,
+            "fill": "dark-orange",
+            "mode": "scheme",
+            "reverse": False,
+            "scale": "exponential",
+            "scheme": scheme,
+            "steps": 64,
+        },
+        "exemplars": {"color": "rgba(255,0,255,0.7)"},
+        "filterValues": {"le": 1e-9},
+        "legend": {"show": True},
+        "rowsFrame": {"layout": "auto"},
+        "tooltip": {"mode": "single", "showColorScale": False, "yHistogram": True},
+        "yAxis": {"axisPlacement": "left", "reverse": False, "unit": unit},
+    }
+    panel = _panel(
+        "heatmap",
+        title,
+        description,
+        [query],
+        unit=unit,
+        defaults={"custom": {"hideFrom": {"legend": False, "tooltip": False, "viz": False}}},
+        options=options,
+    )
+    for target in panel["targets"]:
+        target["format"] = "heatmap"
+    return panel
 
 
 # ----------------------------------------------------------------------------- variables
@@ -370,11 +425,14 @@ def label_values_variable(
     *,
     multi: bool = True,
     sort: int = 1,
+    all_value: str | None = ".+",
 ) -> JSON:
     """A `label_values(query, label)` variable, refreshed on time range change.
 
-    Multi-value variables include "All", selected by default, which means the regex `.+`
-    rather than an alternation of every value Grafana happens to know.
+    Multi-value variables include "All", selected by default, which means the regex
+    `all_value` (`.+`) rather than an alternation of every value Grafana happens to know;
+    `all_value=None` keeps Grafana's alternation, for a variable whose "All" must not reach
+    beyond the values listed (the job: `up{job=~".+"}` would be every job of Prometheus).
     """
     all_selected = {"selected": True, "text": ["All"], "value": ["$__all"]}
     variable: JSON = {
@@ -394,8 +452,8 @@ def label_values_variable(
         "sort": sort,
         "type": "query",
     }
-    if multi:
-        variable["allValue"] = ".+"
+    if multi and all_value is not None:
+        variable["allValue"] = all_value
     return variable
 
 
@@ -451,6 +509,7 @@ def dashboard(
     variables: Sequence[JSON],
     links: Sequence[JSON] = (),
     time_from: str = "now-6h",
+    tags: Sequence[str] = ("ccgw", "cc-gateway", "prometheus"),
 ) -> JSON:
     return {
         "description": description,
@@ -463,7 +522,7 @@ def dashboard(
         "panels": board.panels,
         "refresh": "30s",
         "schemaVersion": SCHEMA_VERSION,
-        "tags": ["ccgw", "cc-gateway", "prometheus"],
+        "tags": list(tags),
         "templating": {"list": list(variables)},
         "time": {"from": time_from, "to": "now"},
         "timepicker": {},
