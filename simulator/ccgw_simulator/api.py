@@ -24,7 +24,7 @@ from typing import Any
 
 from aiohttp import web
 
-from .auth import Accounts, GatewayError, Session, SessionTable
+from .auth import Accounts, GatewayError, Session, SessionTable, agent_event
 from .conference import Conference
 from .config import SimulatorConfig
 from .faults import (
@@ -302,17 +302,16 @@ class GatewayApi:
             )
         finally:
             self.accounts.end_signin(agent_id)
+        now_ms = self.population.now_ms()
         for event_type in SIGN_IN_EVENTS[body.status]:  # cec_07_1224: by the status
-            node.sessions.push_event(
-                agent_id, {"eventType": event_type, "workNo": agent_id, "content": None}
-            )
+            node.sessions.push_event(agent_id, agent_event(event_type, agent_id, None, now_ms))
         # The result's fields as the vendor's sample has them (cec_07_1224): strings, but
         # vdnid a number as in the sample (its table says string).
         result = {
             "vdnid": account.vdn,
             "workno": agent_id,
             "mediatype": body.mediatype,
-            "loginTime": str(self.population.now_ms()),
+            "loginTime": str(now_ms),
             "isForceChange": "false",
             "serverName": "AgentGateway",
             "timeRemaining": "",

@@ -26,6 +26,14 @@ from .stats import Stats
 MAX_QUEUED_EVENTS = 1000
 
 
+def agent_event(
+    event_type: str, work_no: str, content: dict[str, Any] | None, now_ms: int
+) -> dict[str, Any]:
+    """An event as getAgentEvent carries it (cec_07_1274); the current pages' samples add
+    ``eventGenTime``, epoch milliseconds (cec_07_0561, cec_07_0564)."""
+    return {"eventType": event_type, "workNo": work_no, "content": content, "eventGenTime": now_ms}
+
+
 class GatewayError(Exception):
     """A business or authentication failure, answered as HTTP 200 with this retcode."""
 

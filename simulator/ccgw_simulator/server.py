@@ -21,7 +21,7 @@ from aiohttp.typedefs import Handler
 
 from .admin import add_admin_routes
 from .api import GatewayApi
-from .auth import Accounts, SessionTable
+from .auth import Accounts, SessionTable, agent_event
 from .clock import SimClock
 from .config import FaultConfig, SimulatorConfig
 from .faults import FaultInjector
@@ -229,7 +229,7 @@ class GatewaySimulator:
         return any(agent_id in node.sessions for node in self.nodes)
 
     def _on_agent_event(self, agent_id: str, event_type: str, content: dict[str, Any]) -> None:
-        event = {"eventType": event_type, "workNo": agent_id, "content": content}
+        event = agent_event(event_type, agent_id, content, self.clock.now_ms())
         for node in self.nodes:
             node.sessions.push_event(agent_id, event)
 

@@ -38,6 +38,7 @@ async def test_queued_event_is_answered_at_once(
         "eventType": "AgentOther_InService",
         "workNo": "153",
         "content": None,
+        "eventGenTime": sim.population.now_ms(),  # time is frozen in these tests
     }
     assert sim.stats.events_delivered == 1
 
@@ -60,6 +61,7 @@ async def test_join_and_leave_events_for_an_agent(
         "eventType": "AgentConf_SelfJoinResult",
         "workNo": "154",
         "content": {"confId": conf_id},
+        "eventGenTime": sim.population.now_ms(),
     }
     sim.population.end_conference(conf_id)
     # the others leave with the conference (changeReason 3), then the agent itself

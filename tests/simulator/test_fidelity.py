@@ -403,7 +403,12 @@ async def test_timeout_warns_the_agents_prompt_minutes_before_the_applied_end(
     assert await _events(gw, "154", guid) == []
     sim.population.advance(1)  # 7 minutes in: 3 left
     assert await _events(gw, "154", guid) == [
-        {"eventType": "AgentConf_Timeout", "workNo": "154", "content": {"confId": conf_id}}
+        {
+            "eventType": "AgentConf_Timeout",
+            "workNo": "154",
+            "content": {"confId": conf_id},
+            "eventGenTime": sim.population.now_ms(),
+        }
     ]
     sim.population.set_apply(conf_id, 20)
     sim.population.advance(10 * 60)
