@@ -3,6 +3,7 @@ that a client breaking one fails here as it would against a real gateway."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import aiohttp
@@ -448,3 +449,15 @@ async def test_unknown_charset_is_refused() -> None:
         SimulatorConfig(messages="fr")
     with pytest.raises(ConfigError, match="agent_id_range"):
         SimulatorConfig(agent_id_range="ancient")
+
+
+async def test_a_charset_that_cannot_hold_the_message_still_answers_json(
+    start_sim: StartSim, http: aiohttp.ClientSession
+) -> None:
+    sim = await start_sim(charset="ISO-8859-1", messages="zh")
+    url = f"{sim.url}/agentgateway/resource/onlineagent/153/loginex"
+    async with http.put(url, json={"password": "wrong"}) as resp:
+        assert resp.status == 200
+        body = json.loads((await resp.read()).decode("iso-8859-1"))
+    assert body["retcode"] == "100-004"
+    assert set(body["message"]) == {"?"}
