@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from .gateway import HostileGateway
+from .gateway import Answer, HostileGateway
 from .rig import ExporterProcess, GatewayEntry, Rig, find_promtool
 
 _agent_ids = itertools.count(3001)
@@ -59,9 +59,17 @@ def make_rig(
 ) -> Iterator[RigFactory]:
     """Start an exporter for gateway entries built by `entry(...)`; stopped at teardown."""
     rigs: list[Rig] = []
+    numbers = itertools.count()  # scenarios may start exporters from several threads
 
-    def factory(*entries: GatewayEntry, args: Sequence[str] = ()) -> Rig:
-        rig = start_rig(hostile_gateway, tmp_path / f"exporter{len(rigs)}", promtool, entries, args)
+    def factory(
+        *entries: GatewayEntry, args: Sequence[str] = (), sign_in: Sequence[Answer] = ()
+    ) -> Rig:
+        """`sign_in`: answers to the first sign-ins of the first gateway (scripted before the
+        exporter starts, so they meet a new session, not a lost one)."""
+        if sign_in:
+            hostile_gateway.tenant(entries[0].agent_id).script("sign_in", *sign_in)
+        workdir = tmp_path / f"exporter{next(numbers)}"
+        rig = start_rig(hostile_gateway, workdir, promtool, entries, args)
         rigs.append(rig)
         return rig
 

@@ -40,9 +40,9 @@ MiB = 1 << 20
 
 settings.register_profile(
     "hostile-small",
-    # `make test`: a fixed, small set of examples per method (derandomized: the same ones on
-    # every run, so a red build is reproducible); `make fuzz` explores.
-    max_examples=2,
+    # `make test`: the curated example and one generated one per method (derandomized: the
+    # same on every run, so a red build is reproducible); `make fuzz` explores.
+    max_examples=1,
     derandomize=True,
     database=None,
     deadline=None,
@@ -190,9 +190,10 @@ DOCUMENTED_RETCODES = (
     "105-006",
     "105-007",
 )
-# A wrong password or a locked account is retried after 5 minutes on purpose (retrying is what
-# locks an account): a sign-in answering them cannot be followed by a quick recovery.
-CREDENTIAL_RETCODES = ("100-004", "110-016")
+# A wrong password, a locked account or a refused parameter is retried after 5 minutes on
+# purpose (retrying is what locks an account): a sign-in answering them cannot be followed by
+# a quick recovery.
+CREDENTIAL_RETCODES = ("100-004", "110-016", "100-001", "000-002")
 
 
 def retcodes(method: Method) -> st.SearchStrategy[object]:
@@ -608,3 +609,68 @@ def attacks(methods: Sequence[Method]) -> st.SearchStrategy[Attack]:
         )
 
     return st.sampled_from(list(methods)).flatmap(build)
+
+
+def curated(method: Method) -> Attack:
+    """A hand-picked nasty sequence per method: the explicit example `make test` always runs
+    (with one generated example), and `make fuzz` starts from."""
+    guid = b"JSESSIONID=0a1b2c3d\x01-4e5f-6a7b-8c9d-0e1f2a3b4c5d.AgentGateway0"
+    steal = b"{{FOREIGN}}/steal?guid={{GUID}}"
+    html = b"<html><body><h1>502 Bad Gateway</h1>{{GUID}} {{BODY}}</body></html>"
+    found: tuple[Answer, ...]
+    if method == "sign_in":
+        found = (
+            Answer(
+                body=Fixed(encode({"message": "\ud800", "retcode": "\ud800\x00",
+                                   "result": {"vdnid": Raw("1e999")}}).encode()),
+                headers=((b"Set-GUID", guid),),
+                label="surrogate retcode, control character in Set-GUID",
+            ),
+            Answer(status=307, headers=((b"Location", steal),), label="307 to the foreign host"),
+            Answer(status=502, body=Fixed(html), content_type=b"text/html", label="502 echo"),
+        )  # fmt: skip
+    elif method == "poll":
+        event = {"eventType": "AgentConf_SelfJoinResult", "content": {"confId": Raw("1e999")}}
+        flood = tuple((b"Set-GUID", guid + b"%d" % n) for n in range(40)) + tuple(
+            (b"Set-Cookie", b"c%d=%s; Path=/" % (n, b"v" * 100)) for n in range(1_000)
+        )
+        found = (
+            Answer(
+                body=Repeat(b'{"message":"","retcode":"0"', b" ", 512 * MiB, b"}"),
+                encoding="gzip",
+                label="512 MiB gzip bomb",
+            ),
+            Answer(
+                body=Fixed(encode({"message": "", "retcode": "0", "event": event}).encode()),
+                headers=flood,
+                label="Set-GUID and Set-Cookie flood",
+            ),
+        )
+    elif method == "discovery":
+        ids = Raw("[" + ",".join(str(n) for n in range(1, 2_001)) + ',-1,1e999,"1002",NaN]')
+        found = (
+            Answer(
+                body=Fixed(encode({"message": "m" * 100_000, "retcode": "0",
+                                   "result": {"confIds": ids}}).encode()),
+                label="2,000 IDs and odd numbers",
+            ),
+            Answer(status=308, headers=((b"Location", steal),), label="308 to the foreign host"),
+            Answer(status=502, body=Fixed(html), content_type=b"text/html", label="502 echo"),
+        )  # fmt: skip
+    else:
+        people = [{"address": a, "channelState": Raw("NaN"), "role": -1, "enterTime": Raw("1e999")}
+                  for a in ("\ud800", "\r", "dup", "dup", "x" * 100_000)]  # fmt: skip
+        conf = {"confId": "1001", "startTime": Raw("1e999"), "applyConfTime": -5,
+                "confHaveBeenTime": "NaN", "addresses": people}  # fmt: skip
+        hostile = encode({"message": "", "retcode": "0", "result": {"confs": [conf]}}).encode()
+        found = (
+            Answer(body=Fixed(hostile), label="hostile conference"),
+            Answer(
+                body=Endless(b'{"message":"","retcode":"0","result":{"confs":[', b'{"confId":1},'),
+                framing="chunked", time_cap=2.0, byte_cap=48 * MiB, label="endless chunked",
+            ),
+            Answer(
+                body=Repeat(b'{"message":"', b"x", 40 * MiB, b'","retcode":"0"}'), label="40 MiB",
+            ),
+        )  # fmt: skip
+    return Attack(method, found)

@@ -33,7 +33,7 @@ def test_batch_workers_stop_at_the_deadline(
     try:
         check = rig.scrape()
         answered = time.monotonic()
-        time.sleep(1.5)
+        time.sleep(1.0)
         late = [r for r in tenant.requests("queryconfinfos") if r.at > answered]
         metrics = check.metrics
         dropped = metrics.value("ccgw_conference_ids_dropped", gateway="g")

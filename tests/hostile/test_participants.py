@@ -9,11 +9,11 @@ made a 32 MB body. Every scrape here is checked for duplicate series as well as 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from .conftest import RigFactory, new_agent_id
 from .gateway import HostileGateway, default_population, participant
-from .rig import GatewayEntry, Rig
+from .rig import GatewayEntry, Rig, run_concurrently
 
 MODES = ("masked", "hashed", "plain", "omit")
 #: `participants.max_per_conference`'s default (CONTRACT.md).
@@ -59,26 +59,30 @@ def serve_addresses(rig: Rig, addresses: Sequence[str]) -> None:
     rig.check_no_secrets()
 
 
-def test_lone_surrogates_in_addresses(
+SURROGATES = ["\ud800", "a\udfffb", "\udc80\ud800", "7000\ud8001234", "70001"]
+# A raw CR (and its relatives) must not reach a label as such.
+CONTROLS = [
+    "12\r34", "\r", "a\nb", "\x00", "\x1b[31mred", 'quo"te', "back\\slash", "\u2028", "\x85",
+    "\x7f", "a}b{c", "# HELP x", "x" * 5000,
+]  # fmt: skip
+DUPLICATES = ["dup", "dup", "dup#2", "dup#2#2", ""]
+
+
+def test_hostile_addresses_in_every_mode(
     make_rig: RigFactory, hostile_gateway: HostileGateway
 ) -> None:
-    rig = every_mode(make_rig, hostile_gateway)
-    serve_addresses(rig, ["\ud800", "a\udfffb", "\udc80\ud800", "7000\ud8001234", "70001"])
+    """Lone surrogates, control characters, duplicates; each set with its own exporter."""
 
+    def scenario(addresses: list[str]) -> Callable[[], None]:
+        return lambda: serve_addresses(every_mode(make_rig, hostile_gateway), addresses)
 
-def test_control_characters_in_addresses(
-    make_rig: RigFactory, hostile_gateway: HostileGateway
-) -> None:
-    """A raw CR (and its relatives) must not reach a label as such."""
-    addresses = ["12\r34", "\r", "a\nb", "\x00", "\x1b[31mred", 'quo"te', "back\\slash",
-                 "\u2028", "\x85", "\x7f", "a}b{c", "# HELP x", "x" * 5000]  # fmt: skip
-    serve_addresses(every_mode(make_rig, hostile_gateway), addresses)
-
-
-def test_duplicate_addresses_give_unique_series(
-    make_rig: RigFactory, hostile_gateway: HostileGateway
-) -> None:
-    serve_addresses(every_mode(make_rig, hostile_gateway), ["dup", "dup", "dup#2", "dup#2#2", ""])
+    run_concurrently(
+        {
+            "lone surrogates": scenario(SURROGATES),
+            "control characters": scenario(CONTROLS),
+            "duplicates": scenario(DUPLICATES),
+        }
+    )
 
 
 def test_participant_series_are_capped_per_conference(

@@ -3,14 +3,17 @@
 Followed, a 301/302/307/308 on a sign-in sends `{"password": ...}` to whatever host the
 `Location` names (also from https to plain http), and on any other call the full Guid goes with
 it, while the foreign answer is taken as data. The foreign host here records every request;
-it must get none, and a same-host `Location` must not be fetched either.
+it must get none, and a same-host `Location` must not be fetched either. The scenarios run at
+once, each with its own exporter.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from .conftest import RigFactory, new_agent_id
 from .gateway import Answer, Fixed, HostileGateway, Method
-from .rig import GatewayEntry
+from .rig import GatewayEntry, run_concurrently
 
 STEAL = b"{{FOREIGN}}/agentgateway/resource/onlineagent/153/loginex"
 LOCATIONS = (STEAL, b"{{FOREIGN}}/steal?guid={{GUID}}", b"{{SELF}}/followed-redirect", b"/x")
@@ -27,41 +30,29 @@ def redirect(status: int, location: bytes = STEAL) -> Answer:
     )
 
 
-def test_sign_in_redirects_are_errors_and_never_followed(
-    make_rig: RigFactory, hostile_gateway: HostileGateway
-) -> None:
-    rig = make_rig(GatewayEntry("g", new_agent_id(), hostile_gateway.url))
-    rig.recover("g")
-    for status in (301, 302, 307):  # 308: the https test
-        rig.serve("g", "sign_in", redirect(status))
-        rig.check_no_secrets()  # the foreign host got nothing, the password is nowhere
+def sign_in(
+    make_rig: RigFactory, url: str, statuses: tuple[int, ...], ca_file: str | None = None
+) -> Callable[[], None]:
+    """The first sign-ins are redirected: the password must not follow."""
+
+    def run() -> None:
+        answers = [redirect(status) for status in statuses]
+        rig = make_rig(GatewayEntry("g", new_agent_id(), url, ca_file=ca_file), sign_in=answers)
+        rig.wait_served("g", "sign_in", len(answers))
+        rig.check_no_secrets()
+        _, metrics = rig.recover("g")
+        assert rig.errors(metrics, "g", "sign_in", "http_status") >= len(answers)
+
+    return run
+
+
+def guid_bearing(make_rig: RigFactory, url: str, method: Method) -> Callable[[], None]:
+    """Redirects of a call that carries the Guid; the foreign answer (conference 666, a new
+    Set-GUID) must never become data."""
+
+    def run() -> None:
+        rig = make_rig(GatewayEntry("g", new_agent_id(), url))
         rig.recover("g")
-    metrics = rig.scrape().metrics
-    assert rig.errors(metrics, "g", "sign_in", "http_status") >= 3
-
-
-def test_https_sign_in_redirect_to_plain_http_is_not_followed(
-    make_rig: RigFactory, hostile_gateway: HostileGateway
-) -> None:
-    assert hostile_gateway.ca_file is not None
-    ca_file = str(hostile_gateway.ca_file)
-    rig = make_rig(GatewayEntry("g", new_agent_id(), hostile_gateway.tls_url, ca_file=ca_file))
-    rig.recover("g")
-    rig.serve("g", "sign_in", redirect(308))
-    rig.check_no_secrets()
-    rig.recover("g")
-    metrics = rig.scrape().metrics
-    assert rig.errors(metrics, "g", "sign_in", "http_status") >= 1
-
-
-def test_guid_bearing_redirects_are_errors_and_never_followed(
-    make_rig: RigFactory, hostile_gateway: HostileGateway
-) -> None:
-    """The foreign answer (conference 666, a new Set-GUID) must never become data."""
-    rig = make_rig(GatewayEntry("g", new_agent_id(), hostile_gateway.url))
-    rig.recover("g")
-    methods: tuple[Method, ...] = ("discovery", "queryconfinfos", "poll")
-    for method in methods:
         answers = [
             redirect(s, where) for s, where in zip((301, 302, 307, 308), LOCATIONS, strict=True)
         ]
@@ -71,5 +62,23 @@ def test_guid_bearing_redirects_are_errors_and_never_followed(
         rig.check_no_secrets()
         metrics = rig.scrape().metrics
         assert not metrics.series("ccgw_conference_state", conf_id="666"), "foreign data served"
-        assert rig.errors(metrics, "g", method, "http_status") >= len(answers), method
+        assert rig.errors(metrics, "g", method, "http_status") >= len(answers)
         rig.recover("g")
+
+    return run
+
+
+def test_redirects_are_errors_and_never_followed(
+    make_rig: RigFactory, hostile_gateway: HostileGateway
+) -> None:
+    assert hostile_gateway.ca_file is not None
+    plain, tls, ca_file = hostile_gateway.url, hostile_gateway.tls_url, str(hostile_gateway.ca_file)
+    run_concurrently(
+        {
+            "sign-in": sign_in(make_rig, plain, (301, 302, 307)),
+            "sign-in, https to http": sign_in(make_rig, tls, (308,), ca_file),
+            "discovery": guid_bearing(make_rig, plain, "discovery"),
+            "queryconfinfos": guid_bearing(make_rig, plain, "queryconfinfos"),
+            "event poll": guid_bearing(make_rig, plain, "poll"),
+        }
+    )

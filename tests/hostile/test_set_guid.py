@@ -4,18 +4,18 @@
 task died silently, the session never signed in again, `ccgw_up` stayed 0 for good, and
 SIGTERM exited 1 with a traceback and without signing out. Now the value is checked against the
 vendor's form before use (a control character means the header is ignored and counted), the
-poll survives anything, and SIGTERM signs out and exits 0.
+poll survives anything, and SIGTERM signs out and exits 0. Both characters at once, each with
+its own exporter: first on a sign-in answer, then on an event poll's.
 """
 
 from __future__ import annotations
 
 import uuid
-
-import pytest
+from collections.abc import Callable
 
 from .conftest import RigFactory, new_agent_id
-from .gateway import Answer, Fixed, HostileGateway, Method
-from .rig import GatewayEntry, Rig
+from .gateway import Answer, Fixed, HostileGateway
+from .rig import GatewayEntry, Rig, run_concurrently
 
 
 def bad_guid_answer(control: bytes) -> Answer:
@@ -34,23 +34,30 @@ def never_sent_back(rig: Rig, control: bytes) -> None:
     assert not sent, f"{len(sent)} request(s) carried the control character back in Guid"
 
 
-@pytest.mark.parametrize("control", [b"\x01", b"\x7f"], ids=["x01", "x7f"])
-def test_a_control_character_in_set_guid(
-    make_rig: RigFactory, hostile_gateway: HostileGateway, control: bytes
-) -> None:
-    rig = make_rig(GatewayEntry("g", new_agent_id(), hostile_gateway.url))
-    tenant = rig.tenant("g")
-    rig.recover("g")
-    methods: tuple[Method, ...] = ("poll", "sign_in")
-    for method in methods:
-        rig.serve("g", method, bad_guid_answer(control))
+def scenario(make_rig: RigFactory, url: str, control: bytes) -> Callable[[], None]:
+    def run() -> None:
+        rig = make_rig(GatewayEntry("g", new_agent_id(), url), sign_in=[bad_guid_answer(control)])
+        tenant = rig.tenant("g")
+        rig.wait_served("g", "sign_in", 1)
+        rig.recover("g")
+        never_sent_back(rig, control)
+        rig.serve("g", "poll", bad_guid_answer(control))
         rig.check_polling("g", after=tenant.count("poll"))
         rig.recover("g")
         never_sent_back(rig, control)
-    rig.check_no_secrets()
-    signed_out = tenant.sign_outs
-    status, seconds = rig.exporter.terminate()
-    log = rig.exporter.log_text()
-    assert status == 0, f"SIGTERM: exit status {status} after {seconds:.1f}s" + rig.context()
-    assert tenant.sign_outs == signed_out + 1, "SIGTERM did not sign out" + rig.context()
-    assert "Traceback" not in log, "a traceback in the log" + rig.context()
+        rig.check_no_secrets()
+        signed_out = tenant.sign_outs
+        status, seconds = rig.exporter.terminate()
+        log = rig.exporter.log_text()
+        assert status == 0, f"SIGTERM: exit status {status} after {seconds:.1f}s" + rig.context()
+        assert tenant.sign_outs == signed_out + 1, "SIGTERM did not sign out" + rig.context()
+        assert "Traceback" not in log, "a traceback in the log" + rig.context()
+
+    return run
+
+
+def test_a_control_character_in_set_guid(
+    make_rig: RigFactory, hostile_gateway: HostileGateway
+) -> None:
+    url = hostile_gateway.url
+    run_concurrently({repr(c): scenario(make_rig, url, c) for c in (b"\x01", b"\x7f")})

@@ -14,10 +14,10 @@ from .conftest import RigFactory, new_agent_id
 from .gateway import HostileGateway, envelope_bytes, ok
 from .rig import GatewayEntry
 
-WINDOW = 6.0
-#: Sign-ins allowed in the window: a 5 s minimum interval doubling after each (000-003 today)
-#: gives 2 in 6 s; 3 leaves room for a different but still damped schedule (30/min).
-LIMIT = 3
+WINDOW = 4.0
+#: Sign-ins allowed in the window: the first quick loss healed at once, the next after ~5 s
+#: (doubling) gives 1 or 2 in 4 s (undamped: ~11); 2 is 30 a minute at most.
+LIMIT = 2
 CODES = {"s100006": "100-006", "s105005": "105-005", "s000003": "000-003"}
 
 
@@ -34,8 +34,8 @@ def test_sign_in_storms_are_damped(make_rig: RigFactory, hostile_gateway: Hostil
         rig.tenant(name).always("poll", None)
     figures = ", ".join(f"{CODES[n]}: {c} ({c * 60 / WINDOW:.0f}/min)" for n, c in counts.items())
     print(f"FIGURE sign-ins in {WINDOW:g}s of a poll storm: {figures}")
-    for name in CODES:
-        rig.recover(name)
+    # Not waited for here: the damped sessions come back when their damping ends, by design.
+    rig.scrape()
+    rig.check_no_secrets()
     storms = {CODES[n]: c for n, c in counts.items() if c > LIMIT}
     assert not storms, f"sign-ins in {WINDOW:g}s (limit {LIMIT}): {figures}"
-    rig.check_no_secrets()
