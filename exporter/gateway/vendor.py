@@ -121,3 +121,39 @@ DOCUMENTED_RETCODES: Final[dict[str, frozenset[str]]] = {
 }
 
 NON_INSPECTOR: Final = "101-004"
+
+# Meanings (cec_07_0580) and what an operator does about each, for --diagnose and the docs.
+RETCODE_MEANINGS: Final[dict[str, tuple[str, str]]] = {
+    "000-001": ("wrong way of getting agent events", "the account signed in for push mode; "
+                "sign it in without callBackUri/serviceToken"),
+    "000-002": ("a URL parameter or field the gateway does not accept",
+                "check agent_id (older gateways: 101-59999), url and phone_number"),
+    "000-003": ("no permission: the Guid was refused (expired or taken over)",
+                "transient after a Guid renewal; repeated, another client may use the account"),
+    "000-004": ("the agent is being switched over", "wait; the gateway is switching over"),
+    "000-007": ("the interface was called repeatedly", "another client calls for this agent"),
+    "100-001": ("a sign-in parameter is empty or invalid",
+                "login/forcelogin need phone_number (cec_07_1202); check sign_in_status"),
+    "100-002": ("the agent is already signed in elsewhere",
+                "give the exporter its own account, or set force_on_conflict: true"),
+    "100-003": ("the CTI platform refused the sign-in (resource unavailable)",
+                "a gateway-side fault; retried with back-off"),
+    "100-004": ("wrong user name or password", "fix the password (retried every 5 minutes)"),
+    "100-006": ("the agent is not signed in", "transient after a gateway restart; repeated, "
+                "another client signs the account out"),
+    "100-007": ("internal error at the gateway (WAS resource unreachable)",
+                "a gateway-side fault; the batch is retried"),
+    "100-013": ("the phone number is invalid", "set phone_number to the agent's softphone"),
+    "100-014": ("the phone number is not in the configured range",
+                "set phone_number to a number configured for this agent"),
+    "100-020": ("the agent's password has expired", "change the password in AICC"),
+    "110-016": ("the account is locked", "unlock the employee account in AICC, fix the "
+                "password"),
+    "101-004": ("not a quality inspector: may not list the VDN's conferences",
+                "set Platform Role = Quality checker (AICC, cec_04_0019), or "
+                "conferences.discover: false"),
+    "105-005": ("disaster recovery: sign in again", "automatic"),
+    "105-006": ("disaster recovery: Guid mismatch, sign in again", "automatic"),
+    "105-007": ("disaster-recovery switch not on: sign in again", "automatic; steady, a "
+                "gateway configuration matter"),
+}  # fmt: skip
