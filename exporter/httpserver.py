@@ -33,6 +33,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
 import ssl
 import time
 from collections.abc import Awaitable, Callable
@@ -73,6 +74,10 @@ MAX_HEAD_BYTES = 32 * 1024
 MIN_CONNECTIONS = 16
 #: At most one "cannot accept" log line per this many seconds.
 ACCEPT_ERROR_INTERVAL = 10.0
+#: Connections asyncio accepts in one go (it uses the listen backlog for both). A connection
+#: given up at the cap releases its descriptor only on the loop's next turn, so a burst of
+#: accepts briefly holds cap + burst descriptors: a burst of 128 went past a 256 limit.
+ACCEPT_BATCH = 16
 
 _REFUSAL_TEXT = b"too many connections to ccgw-exporter; try again\n"
 _REFUSAL = (
@@ -129,6 +134,7 @@ def connection_budget(requested: int, reserve: int) -> tuple[int, str]:
     except ImportError:  # pragma: no cover - not a POSIX system
         return requested, ""
     soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    reserve += ACCEPT_BATCH
     if soft == resource.RLIM_INFINITY or soft - reserve >= requested:
         return requested, ""
     cap = max(MIN_CONNECTIONS, soft - reserve)
@@ -408,13 +414,22 @@ class HardenedSite(web.BaseSite):
 
     async def start(self) -> None:
         await super().start()
-        server = self._runner.server
-        assert server is not None
-        self._listener = _Listener(server, self.limits, self.stats, self._ssl_context)
+        handlers = self._runner.server
+        assert handlers is not None
+        self._listener = _Listener(handlers, self.limits, self.stats, self._ssl_context)
         # No ssl= here: _Connection runs the handshake, so that it is counted and timed.
-        self._server = await self._listener.loop.create_server(
-            self._listener, self._host, self._port, backlog=self._backlog, reuse_address=True
+        server = await self._listener.loop.create_server(
+            self._listener, self._host, self._port, backlog=ACCEPT_BATCH, reuse_address=True
         )
+        self._server = server
+        # The kernel's queue keeps the full backlog (a burst waits there, rather than being
+        # refused); only asyncio's batch is small.
+        for listening in server.sockets:
+            raw = socket.socket(fileno=listening.fileno())
+            try:
+                raw.listen(self._backlog)
+            finally:
+                raw.detach()
 
     def abort_connections(self) -> None:
         """Drop what the runner's cleanup did not close (handshakes in progress)."""

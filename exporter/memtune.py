@@ -22,6 +22,11 @@ defaults of the runtime handle that pattern badly (numbers in docs/performance.m
   bodies come from the heap, which fragments and is not given back: RSS wandered between 125
   and 150 MB where 90 MB is enough. A fixed threshold keeps every large block in its own
   mapping, returned to the system when freed.
+- Small blocks are another matter: after a burst (a thousand connections of a slowloris, five
+  hundred concurrent scrapes) glibc keeps the freed pages of its heap and arenas for reuse, and
+  RSS stayed at the peak for good (issue 12, item 13). So the minute's full collection is
+  followed by ``malloc_trim(0)``, which hands free pages back (``MADV_DONTNEED``) wherever they
+  are in the heap; it costs about a millisecond (measured figures in docs/security.md).
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ import asyncio
 import ctypes
 import gc
 import os
+from typing import Any
 
 # Young collections every 50,000 net new container objects instead of every 700: about one per
 # scrape of 10,000 conferences; the older generations keep their default ratios.
@@ -68,8 +74,27 @@ class PeriodicCollection:
 
     def _run(self) -> None:
         gc.collect()
+        release_free_memory()
         self.runs += 1
         self.start()
+
+
+def release_free_memory() -> bool:
+    """glibc's ``malloc_trim(0)``: free pages of every arena go back to the system. True when
+    something was released; False elsewhere (musl, macOS) or when nothing was."""
+    trim = _libc_function("malloc_trim")
+    if trim is None:
+        return False
+    trim.argtypes = [ctypes.c_size_t]
+    trim.restype = ctypes.c_int
+    return bool(trim(0))
+
+
+def _libc_function(name: str) -> Any:
+    try:
+        return getattr(ctypes.CDLL(None), name)
+    except (OSError, AttributeError):
+        return None
 
 
 def fix_mmap_threshold() -> bool:
@@ -77,9 +102,8 @@ def fix_mmap_threshold() -> bool:
     MALLOC_MMAP_THRESHOLD_ in the environment, which then wins."""
     if "MALLOC_MMAP_THRESHOLD_" in os.environ:
         return False
-    try:
-        mallopt = ctypes.CDLL(None).mallopt
-    except (OSError, AttributeError):
+    mallopt = _libc_function("mallopt")
+    if mallopt is None:
         return False
     mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
     mallopt.restype = ctypes.c_int

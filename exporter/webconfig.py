@@ -157,6 +157,8 @@ AUTH_CACHE_SIZE = 100
 # and how many of them one client address may hold; beyond either: 503 with Retry-After.
 AUTH_QUEUE_DEPTH = 16
 AUTH_QUEUE_PER_CLIENT = 4
+# Client addresses remembered for a wrong password (see BasicAuth); the oldest are forgotten.
+AUTH_SUSPECTS_KEPT = 4096
 AUTH_RETRY_AFTER = "1"
 WWW_AUTHENTICATE = 'Basic realm="ccgw-exporter", charset="UTF-8"'
 
@@ -526,7 +528,8 @@ class _Check:
     hashed: bytes
     client: str
     alive: list[Callable[[], bool]]
-    result: asyncio.Future[bool | None]  # None: dropped, every asker had gone
+    # True/False: checked; "gone": dropped, every asker had left; "busy": made way.
+    result: asyncio.Future[bool | Literal["gone", "busy"]]
 
 
 class BasicAuth:
@@ -546,6 +549,12 @@ class BasicAuth:
       ``queue_depth`` checks wait, at most ``per_client`` of them from one client address;
       beyond that the answer is ``busy`` at once instead of a wait without bound. A check
       whose clients have all gone is dropped when its turn comes, not run.
+    - A client address that sent a wrong password in the last ``ttl`` is suspect: its checks
+      wait behind everyone else's and, when the queue is full, make way for a check from an
+      address that is not (the newest suspect check is told ``busy``). A spray from many
+      addresses fills the queue, but a scraper whose address has not failed still gets its
+      first check done next; one spraying from the scraper's own address (behind the same
+      NAT) is held to that address's share.
     """
 
     def __init__(
@@ -577,8 +586,10 @@ class BasicAuth:
             self._key = inherit._key
             self._valid = dict(inherit._valid)
         self._checks: dict[bytes, _Check] = {}
-        self._queue: deque[tuple[bytes, _Check]] = deque()
+        self._queue: deque[tuple[bytes, _Check]] = deque()  # clients without failures
+        self._suspects: deque[tuple[bytes, _Check]] = deque()  # clients with recent ones
         self._waiting_by_client: Counter[str] = Counter()
+        self._failed: dict[str, float] = {}  # client -> when its last wrong password expires
         self._worker: asyncio.Task[None] | None = None
 
     @property
@@ -588,7 +599,7 @@ class BasicAuth:
     @property
     def waiting(self) -> int:
         """Checks queued behind the running one."""
-        return len(self._queue)
+        return len(self._queue) + len(self._suspects)
 
     async def verify(
         self,
@@ -613,35 +624,68 @@ class BasicAuth:
             check = self._checks.get(entry)
             if check is not None:
                 check.alive.append(alive)  # a concurrent request asked the same: share it
-            elif (
-                len(self._queue) >= self._queue_depth
-                or self._waiting_by_client[client] >= self._per_client
-            ):
-                return "busy"
             else:
-                check = _Check(
-                    password, hashed, client, [alive], asyncio.get_running_loop().create_future()
-                )
-                self._checks[entry] = check
-                self._queue.append((entry, check))
-                self._waiting_by_client[client] += 1
-                if self._worker is None or self._worker.done():
-                    self._worker = asyncio.create_task(self._work())
+                admitted = self._enqueue(entry, password, hashed, client, alive)
+                if admitted is None:
+                    return "busy"
+                check = admitted
             result = await asyncio.shield(check.result)
-            if result is None:
-                return "gone"
+            if result == "gone" or result == "busy":
+                return result
             verified = result
-        return "ok" if verified and known is not None else "denied"
+        if verified and known is not None:
+            return "ok"
+        self._failed.pop(client, None)  # re-inserted: the dict's order is the forgetting order
+        self._failed[client] = self._clock() + self._ttl
+        while len(self._failed) > AUTH_SUSPECTS_KEPT:
+            del self._failed[next(iter(self._failed))]
+        return "denied"
+
+    def _suspect(self, client: str) -> bool:
+        expires = self._failed.get(client)
+        if expires is None:
+            return False
+        if self._clock() < expires:
+            return True
+        del self._failed[client]
+        return False
+
+    def _enqueue(
+        self, entry: bytes, password: bytes, hashed: bytes, client: str, alive: Callable[[], bool]
+    ) -> _Check | None:
+        """A place in the queue for a new check, or None (busy)."""
+        if self._waiting_by_client[client] >= self._per_client:
+            return None
+        suspect = self._suspect(client)
+        if self.waiting >= self._queue_depth:
+            if suspect or not self._suspects:
+                return None
+            # Make way: the newest suspect check leaves (its asker is told busy).
+            victim_entry, victim = self._suspects.pop()
+            self._dequeued(victim)
+            del self._checks[victim_entry]
+            victim.result.set_result("busy")
+        loop = asyncio.get_running_loop()
+        check = _Check(password, hashed, client, [alive], loop.create_future())
+        self._checks[entry] = check
+        (self._suspects if suspect else self._queue).append((entry, check))
+        self._waiting_by_client[client] += 1
+        if self._worker is None or self._worker.done():
+            self._worker = asyncio.create_task(self._work())
+        return check
+
+    def _dequeued(self, check: _Check) -> None:
+        self._waiting_by_client[check.client] -= 1
+        if self._waiting_by_client[check.client] <= 0:
+            del self._waiting_by_client[check.client]
 
     async def _work(self) -> None:
-        while self._queue:
-            entry, check = self._queue.popleft()
-            self._waiting_by_client[check.client] -= 1
-            if self._waiting_by_client[check.client] <= 0:
-                del self._waiting_by_client[check.client]
+        while self._queue or self._suspects:
+            entry, check = (self._queue or self._suspects).popleft()
+            self._dequeued(check)
             if not any(alive() for alive in check.alive):
                 del self._checks[entry]
-                check.result.set_result(None)
+                check.result.set_result("gone")
                 continue
             try:
                 ok = await asyncio.to_thread(self._checker, check.password, check.hashed)

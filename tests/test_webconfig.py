@@ -354,6 +354,40 @@ async def test_the_queue_of_checks_is_bounded_overall_and_per_client() -> None:
     assert len(checker.calls) == 5
 
 
+async def test_addresses_that_sent_wrong_passwords_make_way_for_one_that_did_not() -> None:
+    """A spray from many addresses fills the queue; a scraper whose address never failed
+    still gets its first check done next."""
+    checker = GatedChecker()
+    auth = BasicAuth(
+        (BasicAuthUser(USER, Secret(HASH)),), checker=checker, queue_depth=3, per_client=1
+    )
+    sprayers = [f"10.0.2.{n}" for n in range(4)]
+    # Each sprayer's first wrong password is checked and marks its address.
+    for n, client in enumerate(sprayers[:4]):
+        checker.gate.release()
+        assert await auth.verify(header(USER, f"a{n}"), client=client) == "denied"
+    # Now they fill the queue again (one running, three waiting) ...
+    again = [asyncio.ensure_future(auth.verify(header(USER, "b0"), client=sprayers[0]))]
+    await wait_for(lambda: auth.waiting == 0 and len(auth._checks) == 1)
+    again += [
+        asyncio.ensure_future(auth.verify(header(USER, f"b{n}"), client=sprayers[n]))
+        for n in (1, 2, 3)
+    ]
+    await wait_for(lambda: auth.waiting == 3)
+    # ... and a scraper whose address never failed comes: the queue is full of suspects ...
+    scraper = asyncio.ensure_future(auth.verify(header(USER, PASSWORD), client="10.0.0.1"))
+    assert await asyncio.wait_for(again[3], 1) == "busy"  # the newest suspect made way
+    # A suspect never pushes anyone out.
+    assert await auth.verify(header(USER, "c"), client=sprayers[0]) == "busy"
+    checker.gate.release()  # the running one
+    checker.gate.release()  # next: the scraper, ahead of the suspects that waited longer
+    assert await asyncio.wait_for(scraper, 5) == "ok"
+    assert checker.calls[-1] == PASSWORD.encode()
+    for _ in range(2):
+        checker.gate.release()
+    assert await asyncio.gather(*again[:3]) == ["denied"] * 3
+
+
 async def test_a_check_whose_client_left_is_dropped_unchecked() -> None:
     checker = GatedChecker()
     auth = BasicAuth((BasicAuthUser(USER, Secret(HASH)),), checker=checker)
