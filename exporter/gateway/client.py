@@ -29,7 +29,7 @@ import aiohttp
 from yarl import URL
 
 from ..logs import SECRETS, redact
-from . import boundary
+from . import boundary, fastpath
 from .boundary import TooLarge, Undecodable, safe_text
 from .errors import DecodeError, ErrorReason, RetcodeError, TransportError
 from .models import (
@@ -175,8 +175,12 @@ def _decode_envelope(payload: bytes, charset: str | None) -> Envelope:
 def _decode_conferences(
     payload: bytes, charset: str | None, participants: bool, max_participants: int
 ) -> tuple[Envelope, ConferencePage | None]:
-    """In the helper process: the envelope and, on success, the parsed page (no raw JSON
-    travels back, only the small parsed objects)."""
+    """The envelope and, on success, the parsed page: by the typed fast path when the answer
+    is exactly the vendor's (fastpath.py), else by the lenient parser. Also run in the helper
+    process for large answers (no raw JSON travels back, only the small parsed objects)."""
+    fast = fastpath.decode_page(payload, charset, participants, max_participants)
+    if fast is not None:
+        return fast
     envelope = _decode_envelope(payload, charset)
     if not envelope.ok:
         return Envelope(envelope.retcode, envelope.message), None
@@ -528,15 +532,8 @@ class GatewayClient:
         settings = self.settings
         try:
             if len(payload) <= OFFLOAD_BYTES:
-                envelope = _decode_envelope(payload, charset)
-                page = (
-                    parse_conferences(
-                        envelope.result,
-                        participants=settings.participants,
-                        max_participants=settings.max_participants,
-                    )
-                    if envelope.ok
-                    else None
+                envelope, page = _decode_conferences(
+                    payload, charset, settings.participants, settings.max_participants
                 )
             else:
                 envelope, page = await asyncio.get_running_loop().run_in_executor(

@@ -1,0 +1,229 @@
+"""The typed fast path for `queryconfinfos` answers: well-formed bytes straight to conferences.
+
+A scrape of a large contact center decodes hundreds of these answers, and decoding them
+(`json.loads`, then the lenient walk over dicts in models.py) was most of the exporter's CPU
+(issue 18). An answer exactly as the vendor documents it (queryconfinfos.md, cec_07_0485) is
+decoded here by msgspec into typed structs, validated in C as it is read, and turned into the
+`Conference` objects the collector needs with no dict in between.
+
+It is a fast path, never a second set of rules. It accepts an answer only when the lenient
+parser would take it as it stands, with nothing to repair or sanitise, and then it produces
+exactly what the lenient parser produces (the differential test, tests/test_fastpath.py, holds
+the two to that on quirky and hostile answers alike). Anything else, it refuses, and the caller
+takes the lenient path (`models.py`), which stays the one definition of the behaviour:
+
+- a retcode other than `"0"` (errors carry no conferences; the boundary labels them);
+- a declared charset other than UTF-8, a byte-order mark, bytes that are not UTF-8;
+- any field missing, any field not in the vendor's tables, `result` absent or null;
+- numbers as strings, floats, booleans, NaN, values outside 0..2^63-1 (the lenient rules map
+  negative durations and times to "absent");
+- enum values outside the vendor's tables (the lenient parser keeps them as `unknown`);
+- strings that `boundary.safe_text` / `label_text` would change: anything but printable ASCII,
+  a message over `TEXT_LIMIT` or an address over `LABEL_LIMIT` characters, lone surrogates;
+- anything that is not JSON to msgspec (it is stricter than `json`: it refuses `NaN`, a BOM,
+  invalid surrogate escapes, which `json` accepts; there is no input `json` refuses and
+  msgspec accepts for these types).
+
+msgspec rather than orjson or the standard library: it validates the schema while it decodes,
+so a refusal costs nothing extra and an acceptance leaves no checking to Python; see
+docs/performance.md for the measurements behind the choice.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Final, Literal, get_args
+
+import msgspec
+
+from .boundary import _UTF8_NAMES, LABEL_LIMIT, TEXT_LIMIT
+from .models import (
+    _ADDRESS_TYPES_TEXT,
+    CHANNEL_MODE_VALUES,
+    CHANNEL_MODES,
+    CHANNEL_STATE_VALUES,
+    CHANNEL_STATES,
+    CONF_STATES,
+    DEVICE_CALL_TYPES,
+    DEVICE_TYPES,
+    LONG_MAX,
+    ROLES,
+    Conference,
+    ConferencePage,
+    Envelope,
+    Participant,
+)
+
+# What the lenient parser takes as a number without a second look: a JSON integer within a
+# Java long (the vendor's `long`), not negative (negative times and durations read as absent).
+_Long = Annotated[int, msgspec.Meta(ge=0, le=LONG_MAX)]
+# The vendor's value tables (gateway-session.md, "Value tables"); tests/test_fastpath.py
+# checks that these literals are exactly the keys of the tables in models.py.
+_AddressType = Literal["6", "9"]
+_DeviceCallType = Literal[0, 1, 2]
+_DeviceType = Literal[0, 1, 2, 3, 4, 5, 6, 7]
+_ChannelAttrib = Literal[1, 2, 3]
+_ChannelState = Literal[0, 1, 2]
+_Role = Literal[0, 1]
+_ConfState = Literal[0, 1]
+
+
+# gc=False: these live only while one answer is turned into conferences, hold no cycles, and
+# would otherwise be tracked (and traversed by any collection that happens meanwhile).
+class _Participant(msgspec.Struct, forbid_unknown_fields=True, gc=False):
+    addressType: _AddressType
+    address: Annotated[str, msgspec.Meta(max_length=LABEL_LIMIT)]
+    deviceCallType: _DeviceCallType
+    deviceType: _DeviceType
+    channelAttrib: _ChannelAttrib
+    channelState: _ChannelState
+    role: _Role
+    enterTime: _Long
+
+
+class _Conference(msgspec.Struct, forbid_unknown_fields=True, gc=False):
+    confId: _Long
+    confState: _ConfState
+    startTime: _Long
+    applyConfTime: _Long
+    confHaveBeenTime: _Long
+    addresses: list[_Participant]
+
+
+class _Confs(msgspec.Struct, forbid_unknown_fields=True, gc=False):
+    confs: list[_Conference]
+
+
+class _Answer(msgspec.Struct, forbid_unknown_fields=True, gc=False):
+    message: Annotated[str, msgspec.Meta(max_length=TEXT_LIMIT)]
+    retcode: Literal["0"]
+    # The vendor's sample wraps the array as `result.confs`, its table types `result` as the
+    # array itself (queryconfinfos.md): both are the vendor's.
+    result: _Confs | list[_Conference]
+
+
+_decoder: Final = msgspec.json.Decoder(_Answer)
+_OK: Final = "0"
+
+
+def _check_slots() -> None:
+    """The counts are filled by position: channelState 0, 1, 2 are the slots of "talking",
+    "held", "announcement" in CHANNEL_STATE_VALUES, channelAttrib 1, 2, 3 those of "listen",
+    "speak", "listen_speak" (code - 1) in CHANNEL_MODE_VALUES. Every code is in its table (the
+    literals above), so the "unknown" slot is never counted here. Checked, not assumed."""
+    states = [CHANNEL_STATE_VALUES.index(CHANNEL_STATES[c]) for c in get_args(_ChannelState)]
+    modes = [CHANNEL_MODE_VALUES.index(CHANNEL_MODES[c]) + 1 for c in get_args(_ChannelAttrib)]
+    if states != list(get_args(_ChannelState)) or modes != list(get_args(_ChannelAttrib)):
+        raise ImportError("fastpath: the channel tables no longer match the count slots")
+
+
+_check_slots()
+
+
+def _safe(text: str) -> bool:
+    """Printable ASCII: what `safe_text` and `label_text` return unchanged at any length
+    within their limits (the lengths are checked by the structs)."""
+    return text.isascii() and text.isprintable()
+
+
+def is_utf8(charset: str | None) -> bool:
+    """The charset the vendor declares (`application/json; charset=UTF-8`), or none."""
+    return (charset or "").strip().lower() in _UTF8_NAMES
+
+
+def decode_page(
+    payload: bytes, charset: str | None, participants: bool, max_participants: int
+) -> tuple[Envelope, ConferencePage] | None:
+    """The envelope and the page, exactly as the lenient path would make them; or None when
+    the answer is not one the fast path may take (the caller then takes the lenient path)."""
+    if not is_utf8(charset):
+        return None
+    try:
+        answer = _decoder.decode(payload)
+    except (msgspec.ValidationError, msgspec.DecodeError):
+        return None
+    result = answer.result
+    confs = result.confs if type(result) is _Confs else result
+    assert isinstance(confs, list)
+    # One pass over the bytes in C instead of two checks per string: without a backslash
+    # (no escape), any non-ASCII byte, or DEL, every string decoded is printable ASCII (JSON
+    # itself forbids raw control characters, and msgspec enforces it).
+    if not (payload.isascii() and b"\\" not in payload and b"\x7f" not in payload) and not (
+        _safe(answer.message) and all(_safe(p.address) for c in confs for p in c.addresses)
+    ):
+        return None
+    conferences = _with_participants(confs, max_participants) if participants else _counted(confs)
+    return Envelope(_OK, answer.message), ConferencePage(conferences)
+
+
+def _counted(confs: list[_Conference]) -> list[Conference]:
+    """Conferences with their counts and members, no Participant objects (the default)."""
+    out: list[Conference] = []
+    append = out.append
+    conf_state = CONF_STATES
+    for c in confs:
+        addresses = c.addresses
+        states = [0, 0, 0, 0]
+        modes = [0, 0, 0, 0]
+        for p in addresses:
+            states[p.channelState] += 1
+            modes[p.channelAttrib - 1] += 1
+        append(
+            Conference(
+                c.confId,
+                conf_state[c.confState],
+                c.startTime / 1000.0,
+                c.applyConfTime * 60.0,
+                c.confHaveBeenTime * 60.0,
+                [],
+                0,
+                tuple(states),
+                tuple(modes),
+                tuple([(p.address, p.enterTime) for p in addresses]),
+                0,
+            )
+        )
+    return out
+
+
+def _with_participants(confs: list[_Conference], max_participants: int) -> list[Conference]:
+    """Conferences with Participant objects too (per-participant series), capped as the
+    lenient parser caps them: the first `max_participants` entries, the rest counted."""
+    out: list[Conference] = []
+    cap = max(0, max_participants)
+    for c in confs:
+        addresses = c.addresses
+        states = [0, 0, 0, 0]
+        modes = [0, 0, 0, 0]
+        parsed: list[Participant] = []
+        for p in addresses:
+            states[p.channelState] += 1
+            modes[p.channelAttrib - 1] += 1
+        for p in addresses[:cap]:
+            parsed.append(
+                Participant(
+                    p.address,
+                    _ADDRESS_TYPES_TEXT[p.addressType],
+                    CHANNEL_STATES[p.channelState],
+                    CHANNEL_MODES[p.channelAttrib],
+                    ROLES[p.role],
+                    DEVICE_TYPES[p.deviceType],
+                    DEVICE_CALL_TYPES[p.deviceCallType],
+                    p.enterTime / 1000.0,
+                )
+            )
+        out.append(
+            Conference(
+                c.confId,
+                CONF_STATES[c.confState],
+                c.startTime / 1000.0,
+                c.applyConfTime * 60.0,
+                c.confHaveBeenTime * 60.0,
+                parsed,
+                0,
+                tuple(states),
+                tuple(modes),
+                tuple([(p.address, p.enterTime) for p in addresses]),
+                max(0, len(addresses) - cap),
+            )
+        )
+    return out
