@@ -1,7 +1,8 @@
 """The exporter's own parse, build and render, run in-process on kept answers.
 
 This is the work the exporter does per scrape apart from the network: the same functions the
-client and the collector call (`parse_envelope`, `parse_conferences`, `parse_conference_ids`) and
+client and the collector call (`_decode_conferences`: the typed fast path, or the lenient
+parser for answers it refuses; `parse_envelope` and `parse_conference_ids` for discovery) and
 the same `Renderer`. Timing it here, on the same bytes as the reference, splits the exporter's
 CPU into parsing and rendering without instrumenting the exporter process.
 """
@@ -13,12 +14,8 @@ from dataclasses import dataclass
 
 from exporter.collector import ID_SOURCES, Collection
 from exporter.exposition import GatewayView, Renderer
-from exporter.gateway.models import (
-    Conference,
-    parse_conference_ids,
-    parse_conferences,
-    parse_envelope,
-)
+from exporter.gateway.client import _decode_conferences
+from exporter.gateway.models import Conference, parse_conference_ids, parse_envelope
 
 from .answers import DURATION, TIMEOUT, Answers, Counters
 
@@ -43,7 +40,8 @@ def parse(answers: Answers) -> Collection:
     conferences: list[Conference] = []
     skipped = 0
     for body in answers.batches:
-        page = parse_conferences(parse_envelope(body).result, participants=False)
+        _, page = _decode_conferences(body, "UTF-8", False, 500)
+        assert page is not None
         conferences.extend(page.conferences)
         skipped += page.skipped
     by_source = dict.fromkeys(ID_SOURCES, 0)

@@ -25,6 +25,7 @@ from prometheus_client.core import (
 from prometheus_client.registry import Collector
 
 from exporter import metrics as m
+from exporter.activity import DURATION_BUCKETS, OUTCOMES, PEAK_BUCKETS, SHARE_BUCKETS
 from exporter.collector import ID_SOURCES
 from exporter.gateway.errors import ERROR_REASONS
 from exporter.gateway.models import (
@@ -36,6 +37,7 @@ from exporter.gateway.models import (
     CONF_STATES,
 )
 from exporter.gateway.stats import LATENCY_BUCKETS
+from exporter.gateway.vendor import DOCUMENTED_RETCODES
 
 from .answers import DURATION, TIMEOUT, Answers, Counters
 
@@ -63,14 +65,24 @@ class ReferenceCollector(Collector):
             return family
 
         yield gauge(m.UP, 1)
+        yield gauge(m.COMPLETE, 0)  # as the pipeline's Collection: complete is not set
         yield gauge(m.COLLECTION_DURATION, DURATION)
         yield gauge(m.COLLECTION_TIMEOUT, TIMEOUT)
         yield gauge(m.COLLECTION_AGE, 0)
         yield gauge(m.COLLECTION_FAILED, 0)
         yield gauge(m.SIGNED_IN, 1)
         yield gauge(m.CONFERENCES, len(confs))
+        yield gauge(m.STALE, 0)
+        yield gauge(m.STALE_AGE, 0)
         yield gauge(m.REQUESTED, len(set(ids)))
         yield gauge(m.TRUNCATED, 0)
+        yield gauge(m.IDS_DROPPED, 0)
+        yield gauge(m.BACKOFF, 0)
+        info = GaugeMetricFamily(
+            m.SESSION_INFO.name, m.SESSION_INFO.help, labels=m.SESSION_INFO.labels
+        )
+        info.add_metric([gw, "", "", "", "unknown"], 1)
+        yield info
         by_source = GaugeMetricFamily(
             m.BY_SOURCE.name, m.BY_SOURCE.help, labels=["gateway", "source"]
         )
@@ -131,10 +143,20 @@ class ReferenceCollector(Collector):
 
     def _counters(self, gw: str) -> Iterator[Metric]:
         stats, methods = self.counters.stats, self.counters.methods
+
+        def counter(metric: m.MetricDef, value: float) -> CounterMetricFamily:
+            family = CounterMetricFamily(metric.name, metric.help, labels=["gateway"])
+            family.add_metric([gw], value)
+            return family
+
         responses = CounterMetricFamily(
             m.RESPONSES.name, m.RESPONSES.help, labels=["gateway", "method", "retcode"]
         )
-        answered = {(method, "0"): 0 for method in methods} | stats.responses
+        answered = {
+            (method, code): 0
+            for method in methods
+            for code in ("0", *DOCUMENTED_RETCODES.get(method, ()))
+        } | stats.responses
         for (method, code), count in sorted(answered.items()):
             responses.add_metric([gw, method, code], count)
         yield responses
@@ -161,19 +183,35 @@ class ReferenceCollector(Collector):
         sign_ins = CounterMetricFamily(
             m.SIGN_INS.name, m.SIGN_INS.help, labels=["gateway", "retcode"]
         )
-        for code, count in sorted(({"0": 0} | stats.sign_ins).items()):
+        documented = dict.fromkeys(("0", *DOCUMENTED_RETCODES.get("loginEx", ())), 0)
+        for code, count in sorted((documented | stats.sign_ins).items()):
             sign_ins.add_metric([gw, code], count)
         yield sign_ins
-        renewals = CounterMetricFamily(
-            m.GUID_RENEWALS.name, m.GUID_RENEWALS.help, labels=["gateway"]
-        )
-        renewals.add_metric([gw], stats.guid_renewals)
-        yield renewals
-        discovery = CounterMetricFamily(
-            m.DISCOVERY_FAILURES.name, m.DISCOVERY_FAILURES.help, labels=["gateway"]
-        )
-        discovery.add_metric([gw], self.counters.discovery_failures)
-        yield discovery
+        for metric, value in (
+            (m.GUID_RENEWALS, stats.guid_renewals),
+            (m.DISCOVERY_FAILURES, self.counters.discovery_failures),
+            (m.GUIDS_REJECTED, sum(stats.guids_rejected.values())),
+            (m.CONFLICTS, stats.conflicts),
+            (m.LOOP_FAILURES, 0),
+            (m.TIMEOUT_WARNINGS, stats.timeout_warnings),
+        ):
+            yield counter(metric, value)
+        # Conference activity: no tracker in the pipeline, so all zero.
+        for metric in (m.STARTED, m.PROLONGED, m.JOINED, m.LEFT):
+            yield counter(metric, 0)
+        ended = CounterMetricFamily(m.ENDED.name, m.ENDED.help, labels=["gateway", "outcome"])
+        for outcome in OUTCOMES:
+            ended.add_metric([gw, outcome], 0)
+        yield ended
+        for metric, bounds in (
+            (m.DURATION, DURATION_BUCKETS),
+            (m.APPLIED_SHARE, SHARE_BUCKETS),
+            (m.PEAK, PEAK_BUCKETS),
+        ):
+            family = HistogramMetricFamily(metric.name, metric.help, labels=["gateway"])
+            les = [repr(float(b)) for b in bounds] + ["+Inf"]
+            family.add_metric([gw], [(le, 0) for le in les], 0.0)
+            yield family
 
 
 def scrape(answers: Answers, counters: Counters) -> bytes:

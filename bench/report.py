@@ -17,7 +17,7 @@ import aiohttp
 from .floors import MB, Verdict
 from .handshakes import HandshakeRow
 from .handshakes import table as handshake_table
-from .scenarios import CpuResult, LatencyRow, LoadRow, MemoryResult, ServingResult
+from .scenarios import CpuResult, LatencyRow, LoadRow, MemoryResult, RatioRow, ServingResult
 
 
 @dataclass
@@ -30,6 +30,7 @@ class Results:
     load: list[LoadRow] = field(default_factory=list)
     serving: ServingResult | None = None
     handshakes: list[HandshakeRow] = field(default_factory=list)
+    ratios: list[RatioRow] = field(default_factory=list)
     verdicts: list[Verdict] = field(default_factory=list)
     seconds: float = 0.0
 
@@ -117,6 +118,25 @@ def table(results: Results) -> str:
             f"  connections to the gateway: {c.connections} kept alive, "
             f"{c.new_connections} opened during {c.scrapes} scrapes"
         )
+    if results.ratios:
+        out("")
+        out(
+            "floor 6 - CPU per whole scrape: exporter process vs the naive client "
+            "(aiohttp + json.loads, same calls), median ms"
+        )
+        out(
+            f"  {'N':>7} {'latency':>8} {'conc':>5} {'exporter':>9} {'naive':>7} "
+            f"{'us/conf':>13} {'ratio':>6} {'load':>10}"
+        )
+        for rr in results.ratios:
+            ours = rr.per_conference_us(rr.exporter_cpu_s)
+            naive = rr.per_conference_us(rr.naive_cpu_s)
+            out(
+                f"  {rr.conferences:>7,} {rr.latency_ms:>6g}ms {rr.concurrency:>5} "
+                f"{_ms(rr.exporter_cpu_s):>9} {_ms(rr.naive_cpu_s):>7} "
+                f"{f'{ours:.1f}/{naive:.1f}':>13} "
+                f"{rr.ratio:>5.2f}x {rr.load[0]:>4.1f}-{rr.load[-1]:<4.1f}"
+            )
     if results.memory:
         mem = results.memory
         out("")

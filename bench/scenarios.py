@@ -1,4 +1,5 @@
-"""The five floors of issue 5, one scenario each, run against the two processes.
+"""The five floors of issue 5 and issue 18's whole-process CPU ratio (floor 6), one scenario
+each, run against the two processes.
 
 Every scenario returns a dataclass of what it measured; `report.py` turns them into the table
 and the JSON. The scenarios only measure; which numbers meet which floor is decided in
@@ -10,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import math
+import os
 import statistics
 import subprocess
 import time
@@ -176,6 +178,52 @@ async def cpu(
         connections=len(open_before),
         new_connections=len(open_after - open_before),
     )
+
+
+# -- floor 6: the whole exporter process against the naive client ------------------------------
+
+
+@dataclass
+class RatioRow:
+    """CPU of one whole scrape (the exporter process: fetch, decode, parse, activity, render,
+    serve) and of the naive client making the same calls (aiohttp + `json.loads`, in the
+    bench's process), run alternately so that both see the same machine load."""
+
+    conferences: int
+    latency_ms: float
+    concurrency: int
+    exporter_cpu_s: list[float]  # per scrape, utime+stime of the exporter process
+    naive_cpu_s: list[float]  # per collection, process time of the naive client
+    load: list[float] = field(default_factory=list)  # 1-minute load average before and after
+
+    @property
+    def ratio(self) -> float:
+        return statistics.median(self.exporter_cpu_s) / statistics.median(self.naive_cpu_s)
+
+    def per_conference_us(self, seconds: list[float]) -> float:
+        return statistics.median(seconds) / self.conferences * 1e6
+
+
+async def cpu_ratio(
+    bench: Bench, conferences: int, latency_ms: float, runs: int, concurrency: int
+) -> RatioRow:
+    """Floor 6. The exporter's CPU is read from /proc around each scrape (10 ms clock ticks:
+    a scrape of 10,000 conferences is ~30 of them), the naive client's with `process_time`.
+    One warm-up of each first (connections open, the exporter's first sight of the
+    population counted as starts, not steady state)."""
+    await bench.population(conferences)
+    await bench.admin.latency(latency_ms)
+    await bench.bare.sign_in()
+    await bench.bare.collect(decode=True)
+    await bench.scrape()
+    row = RatioRow(conferences, latency_ms, concurrency, [], [], [os.getloadavg()[0]])
+    for _ in range(runs):
+        row.naive_cpu_s.append((await bench.bare.collect(decode=True)).cpu)
+        before = bench.exporter.cpu_seconds()
+        await bench.scrape()
+        row.exporter_cpu_s.append(bench.exporter.cpu_seconds() - before)
+    row.load.append(os.getloadavg()[0])
+    return row
 
 
 # -- floor 3: memory -----------------------------------------------------------------------------

@@ -4,6 +4,10 @@ Discovery, then ceil(N/20) `queryconfinfos` POSTs by `concurrency` workers pulli
 queue, over keep-alive connections, bodies read and discarded (or kept, for the CPU
 comparison). No parsing, no models, no rendering: whatever time this takes, an exporter cannot
 beat, so the exporter's scrape time is judged against it (floor 1).
+
+With `decode=True` it is the naive client of floor 6: every body also goes through
+`json.loads`, which is what fetching and decoding the answers "the plain way" costs. Its CPU
+is the yardstick the exporter's whole process is held to.
 """
 
 from __future__ import annotations
@@ -88,8 +92,9 @@ class BareClient:
             self._headers = {**_JSON, "Guid": guid.split("=", 1)[1].split(";", 1)[0]}
         return body
 
-    async def collect(self, *, keep: bool = False) -> TransportRun:
-        """One collection's calls; the bodies are kept only when asked (the CPU comparison)."""
+    async def collect(self, *, keep: bool = False, decode: bool = False) -> TransportRun:
+        """One collection's calls; the bodies are kept only when asked (the CPU comparison),
+        and decoded with `json.loads` when asked (floor 6's naive client)."""
         agent = BARE_AGENT[0]
         cpu, started = time.process_time(), time.perf_counter()
         async with self._http.get(
@@ -110,6 +115,8 @@ class BareClient:
                     url, data=json.dumps({"confIds": batch}), headers=self._headers
                 ) as response:
                     body = await self._read(response)
+                if decode:
+                    json.loads(body)
                 received += len(body)
                 if keep:
                     bodies[index] = body
