@@ -35,6 +35,11 @@ REPEAT_INTERVAL = "1h"
 RESOLVE_TIMEOUT = "10s"
 #: Password of the simulators' inspector account, given to the exporter by environment.
 PASSWORD_ENV = "CCGW_E2E_PASSWORD"
+#: Password of the simulators' ordinary agent (account 154).
+AGENT_PASSWORD_ENV = "CCGW_E2E_AGENT_PASSWORD"
+#: The scrape jobs of the README's two variants: /metrics; /probe and collect[]=exporter.
+PROBE_JOB = "ccgw-probe"
+EXPORTER_JOB = "ccgw-exporter"
 
 
 @dataclass(frozen=True)
@@ -46,24 +51,31 @@ class ExporterGateway:
     agent_id: str
     ca_file: str | None = None
     participant_metrics: bool = False
+    password_env: str = PASSWORD_ENV
+    #: take a session over on 100-002 (the exporter's own, after a crash)
+    force_on_conflict: bool = False
 
 
-def exporter_config(gateways: Sequence[ExporterGateway]) -> dict[str, Any]:
+def exporter_config(
+    gateways: Sequence[ExporterGateway], listen_address: str = "127.0.0.1:0"
+) -> dict[str, Any]:
     entries = []
     for gateway in gateways:
         entry: dict[str, Any] = {
             "name": gateway.name,
             "url": gateway.url,
             "agent_id": gateway.agent_id,
-            "password_env": PASSWORD_ENV,
+            "password_env": gateway.password_env,
             "timeout": "5s",  # the scrape's timeout header (1s - 0.5s) is the real deadline
         }
         if gateway.ca_file:
             entry["tls"] = {"ca_file": gateway.ca_file}
         if gateway.participant_metrics:
             entry["participants"] = {"metrics": True, "address": "masked"}
+        if gateway.force_on_conflict:
+            entry["force_on_conflict"] = True
         entries.append(entry)
-    return {"web": {"listen_address": "127.0.0.1:0"}, "gateways": entries}
+    return {"web": {"listen_address": listen_address}, "gateways": entries}
 
 
 def write_fast_rules(directory: Path) -> list[Path]:
@@ -84,11 +96,38 @@ def write_fast_rules(directory: Path) -> list[Path]:
     return paths
 
 
+def probe_jobs(exporter_address: str, gateways: Sequence[str]) -> list[dict[str, Any]]:
+    """The README's second scrape variant for one exporter: /probe per gateway (instance =
+    gateway name, the exporter's address put back by relabeling) and its own metrics."""
+    return [
+        {
+            "job_name": PROBE_JOB,
+            "metrics_path": "/probe",
+            "static_configs": [{"targets": list(gateways)}],
+            "relabel_configs": [
+                {"source_labels": ["__address__"], "target_label": "__param_target"},
+                {"source_labels": ["__param_target"], "target_label": "instance"},
+                {"target_label": "__address__", "replacement": exporter_address},
+            ],
+        },
+        {
+            "job_name": EXPORTER_JOB,
+            "params": {"collect[]": ["exporter"]},
+            "static_configs": [{"targets": [exporter_address]}],
+        },
+    ]
+
+
 def prometheus_config(
-    exporter_address: str, alertmanager_address: str, rule_files: Sequence[Path]
+    exporter_address: str | Sequence[str],
+    alertmanager_address: str,
+    rule_files: Sequence[Path],
+    extra_jobs: Sequence[dict[str, Any]] = (),
 ) -> dict[str, Any]:
-    """Scrape the exporter every second with a 1 s timeout (so each collection gets 0.5 s),
-    evaluate every second, send alerts to the one Alertmanager."""
+    """Scrape the exporters' /metrics every second with a 1 s timeout (so each collection gets
+    0.5 s) as job `ccgw`, plus `extra_jobs`; evaluate every second, send alerts to the one
+    Alertmanager."""
+    addresses = [exporter_address] if isinstance(exporter_address, str) else list(exporter_address)
     return {
         "global": {
             "scrape_interval": SCRAPE_INTERVAL,
@@ -100,7 +139,8 @@ def prometheus_config(
             "alertmanagers": [{"static_configs": [{"targets": [alertmanager_address]}]}],
         },
         "scrape_configs": [
-            {"job_name": JOB, "static_configs": [{"targets": [exporter_address]}]},
+            {"job_name": JOB, "static_configs": [{"targets": addresses}]},
+            *extra_jobs,
         ],
     }
 

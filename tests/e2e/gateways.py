@@ -2,16 +2,29 @@
 
 Every cause is in place from the first scrape, so the alerts' `for:` clocks all run at once
 and the tests, though they run one after another, mostly find their alert already on its way.
-Each gateway carries one story, so that removing one cause cannot end another test's alert:
+Each gateway carries one story, so that removing one cause cannot end another test's alert.
 
+Watched by exporter A (job ccgw, /metrics):
 - gw-conf: healthy; a conference at 95 % of its applied time, one the gateway keeps at 105 %
   (the simulator's `overrun`), one with a participant on hold, one with a single participant,
   and one with none of these (the control case).
-- gw-fail: every conference query answers 100-007: unreachable (critical), and its error
-  ratio alert is inhibited by the example Alertmanager config.
-- gw-flaky: discovery works, queryConfInfos answers 100-007: error ratio high, still "up".
+- gw-fail: every conference query answers HTTP 502: unreachable (critical). Recovered as soon as
+  that alert arrives; its request-error warning must never be sent (issue 13, case 2).
+- gw-flaky: discovery works, queryConfInfos answers 100-007: error ratio high and partial
+  collections, still "up".
 - gw-dash: HTTPS, participant metrics on, a held participant and one early 100-007 answer,
   so that every dashboard panel has something to show.
+- gw-agent: signed in as account 154, an ordinary agent, with the default `discover: true`
+  (issue 13, case 4): discovery answers 101-004; the agent's own conference is seen.
+- gw-split: 39 conferences (two batches of 20), one past its applied time and one with a
+  participant on hold; every batch answers 100-007 half of the time (issue 13, case 3).
+- gw-contend: healthy; exporter A signs in first, and exporter B is configured with the same
+  account (issue 13, case 5).
+
+Watched by exporter B (killed and restarted by test_blind.py), also through /probe:
+- gw-blind-conf: a conference past its applied time and one with a participant on hold.
+- gw-blind-down: every conference query answers HTTP 502.
+- and gw-contend, as above.
 
 Time is frozen in every simulator (time_scale 0): a conference changes only when told.
 """
@@ -26,8 +39,9 @@ from typing import Any
 
 from ccgw_simulator import FaultConfig, GatewaySimulator, SimulatorConfig
 
-#: The simulator's built-in quality-inspector account.
+#: The simulator's built-in quality-inspector account, and its ordinary agent.
 INSPECTOR, INSPECTOR_PASSWORD = "153", "sim-inspector"
+AGENT, AGENT_PASSWORD = "154", "sim-agent"
 
 PHONE_A, PHONE_B, PHONE_C = "13800001111", "13800002222", "13800003333"
 QUERY_METHODS = ["queryAllConfIds", "queryConfInfos"]
@@ -70,7 +84,14 @@ class GatewayPlan:
     https: bool = False
     participant_metrics: bool = False
     random_conferences: int = 0
+    #: which exporters watch it: "a" (the shared one) and/or "b" (the one test_blind.py kills)
+    exporters: tuple[str, ...] = ("a",)
+    agent_id: str = INSPECTOR
+    #: conferences created once the exporters are signed in (their agents get the join event)
+    later: tuple[ConferencePlan, ...] = ()
 
+
+EVERY_QUERY_502 = {"methods": QUERY_METHODS, "http_error_rate": 1.0, "http_error_status": 502}
 
 PLANS = (
     GatewayPlan(
@@ -86,7 +107,7 @@ PLANS = (
     GatewayPlan(
         "gw-fail",
         (ConferencePlan("any", 60, 10, _people(PHONE_A, PHONE_B)),),
-        faults={"methods": QUERY_METHODS, "retcodes": {"100-007": 1.0}},
+        faults=EVERY_QUERY_502,
     ),
     GatewayPlan(
         "gw-flaky",
@@ -105,7 +126,43 @@ PLANS = (
         participant_metrics=True,
         random_conferences=3,
     ),
+    GatewayPlan(
+        "gw-agent",
+        (ConferencePlan("other", 60, 10, _people(PHONE_A, PHONE_B)),),
+        agent_id=AGENT,
+        later=(ConferencePlan("own", 60, 10, _people(PHONE_A, agent=AGENT)),),
+    ),
+    GatewayPlan(
+        "gw-split",
+        (
+            ConferencePlan("over", 60, 63, _people(PHONE_A, PHONE_B), overrun=True),
+            ConferencePlan("held", 60, 10, _people(PHONE_A, PHONE_B, PHONE_C, held=PHONE_B)),
+        ),
+        faults={"methods": ["queryConfInfos"], "retcodes": {"100-007": 0.5}},
+        random_conferences=37,
+    ),
+    GatewayPlan(
+        "gw-contend",
+        (ConferencePlan("any", 60, 10, _people(PHONE_A, PHONE_B)),),
+        exporters=("a", "b"),
+    ),
+    GatewayPlan(
+        "gw-blind-conf",
+        (
+            ConferencePlan("over", 60, 63, _people(PHONE_A, PHONE_B), overrun=True),
+            ConferencePlan("held", 60, 10, _people(PHONE_A, PHONE_B, PHONE_C, held=PHONE_B)),
+        ),
+        exporters=("b",),
+    ),
+    GatewayPlan(
+        "gw-blind-down",
+        (ConferencePlan("any", 60, 10, _people(PHONE_A, PHONE_B)),),
+        faults=EVERY_QUERY_502,
+        exporters=("b",),
+    ),
 )
+#: The gateways exporter B also serves through /probe (job ccgw-probe).
+PROBED = ("gw-blind-conf", "gw-blind-down")
 
 
 class SimulatorAdmin:
@@ -136,6 +193,19 @@ class SimulatorAdmin:
     def conferences(self) -> Any:
         return self._call("GET", "/conferences")
 
+    def create_conference(self, **fields: Any) -> int:
+        return int(self._call("POST", "/conferences", fields)["confId"])
+
+    def end_conference(self, conf_id: int) -> Any:
+        return self._call("DELETE", f"/conferences/{conf_id}")
+
+    def sign_out(self, agent_id: str) -> Any:
+        """The gateway signs the agent out (as it does after 2 minutes without a poll)."""
+        return self._call("DELETE", f"/sessions/{agent_id}")
+
+    def sessions(self) -> Any:
+        return self._call("GET", "/sessions")
+
 
 @dataclass
 class SimGateway:
@@ -153,6 +223,17 @@ class SimGateway:
     def conf_id(self, key: str) -> str:
         """The conf_id label value of a planned conference."""
         return str(self.conf_ids[key])
+
+    def create_later(self) -> None:
+        """The plan's `later` conferences, through the admin API (the simulator's agents get
+        their join events now that they are signed in)."""
+        for c in self.plan.later:
+            self.conf_ids[c.key] = self.admin.create_conference(
+                applyConfTime=c.apply_minutes,
+                confHaveBeenTime=int(c.elapsed_minutes),
+                addresses=c.participants,
+                overrun=c.overrun,
+            )
 
 
 async def start_gateway(plan: GatewayPlan, seed: int) -> SimGateway:

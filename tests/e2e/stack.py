@@ -1,8 +1,13 @@
-"""The whole end-to-end stack: simulators and webhook receiver in-process, exporter, Prometheus
-and Alertmanager as child processes, wired to each other on 127.0.0.1.
+"""The whole end-to-end stack: simulators and webhook receiver in-process, two exporters,
+Prometheus and Alertmanager as child processes, wired to each other on 127.0.0.1.
 
-Start order is chosen for wall time: the exporter (a Python start-up, the slowest) is launched
-first and left to come up while Alertmanager starts; Prometheus, which needs both addresses,
+Exporter A is shared by most tests and scraped on /metrics (job ccgw). Exporter B is the one
+test_blind.py kills and restarts: it listens on a fixed port (so that it comes back as the same
+`instance`) and is scraped both ways the README shows at once: /metrics (job ccgw), and /probe
+per gateway plus /metrics?collect[]=exporter (jobs ccgw-probe, ccgw-exporter).
+
+Start order is chosen for wall time: the exporters (a Python start-up, the slowest) are launched
+first and left to come up while Alertmanager starts; Prometheus, which needs every address,
 comes last. Whatever was started is stopped by `Stack.close`, also after a failed start.
 """
 
@@ -15,10 +20,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import configs
-from .gateways import INSPECTOR, INSPECTOR_PASSWORD, PLANS, SimGateway, start_gateway
+from .gateways import (
+    AGENT_PASSWORD,
+    INSPECTOR,
+    INSPECTOR_PASSWORD,
+    PLANS,
+    PROBED,
+    SimGateway,
+    start_gateway,
+)
 from .processes import (
     Process,
     find_binary,
+    free_port,
     start_with_port,
     stop_all,
     wait_for_listen_address,
@@ -53,14 +67,36 @@ class Stack:
     webhook: WebhookReceiver
     processes: list[Process]
     gateways: dict[str, SimGateway] = field(default_factory=dict)
-    exporter_instance: str = ""  # the `instance` label: host:port of the exporter
+    exporter_instance: str = ""  # the `instance` label: host:port of exporter A
+    b_instance: str = ""  # exporter B's (a fixed port, the same after a restart)
+    exporter_b: Process | None = None
     alertmanager_url: str = ""
     prometheus: PrometheusAPI = field(default_factory=lambda: PrometheusAPI(""))
     prometheus_ready_at: float = 0.0  # time.monotonic() when Prometheus answered ready
+    #: time.monotonic() of things tests did that later tests reason about
+    marks: dict[str, float] = field(default_factory=dict)
 
     @property
     def job(self) -> str:
         return configs.JOB
+
+    def of(self, exporter: str) -> dict[str, SimGateway]:
+        """The gateways exporter "a" or "b" watches."""
+        return {n: g for n, g in self.gateways.items() if exporter in g.plan.exporters}
+
+    def kill_b(self) -> None:
+        """Exporter B dies as a crash does: SIGKILL, no sign-out."""
+        assert self.exporter_b is not None
+        assert self.exporter_b.popen is not None
+        self.exporter_b.popen.kill()
+        self.exporter_b.popen.wait(5)
+
+    def restart_b(self) -> None:
+        """Exporter B again, same configuration and port."""
+        assert self.exporter_b is not None
+        self.exporter_b.stop()
+        self.exporter_b.start()
+        wait_until_ready(self.exporter_b, f"http://{self.b_instance}/-/ready", STARTUP_TIMEOUT)
 
     def close(self) -> None:
         stop_all(self.processes)
@@ -107,29 +143,47 @@ def _start(stack: Stack, binaries: Binaries) -> None:
 
     stack.loop.run(start_servers())
 
-    exporter_config = configs.write_yaml(
-        workdir / "exporter.yml",
-        configs.exporter_config(
-            [
-                configs.ExporterGateway(
-                    name=g.name,
-                    url=g.sim.url,
-                    agent_id=INSPECTOR,
-                    ca_file=g.sim.ca_file,
-                    participant_metrics=g.plan.participant_metrics,
-                )
-                for g in stack.gateways.values()
-            ]
-        ),
-    )
-    exporter = Process(
-        "exporter",
-        _exporter_argv(exporter_config),
-        workdir / "exporter.log",
-        env={configs.PASSWORD_ENV: INSPECTOR_PASSWORD, "PYTHONUNBUFFERED": "1"},
-    )
-    stack.processes.append(exporter)
-    exporter.start()
+    def exporter(name: str, exporter: str, listen: str) -> Process:
+        config = configs.write_yaml(
+            workdir / f"{name}.yml",
+            configs.exporter_config(
+                [
+                    configs.ExporterGateway(
+                        name=g.name,
+                        url=g.sim.url,
+                        agent_id=g.plan.agent_id,
+                        ca_file=g.sim.ca_file,
+                        participant_metrics=g.plan.participant_metrics,
+                        password_env=(
+                            configs.AGENT_PASSWORD_ENV
+                            if g.plan.agent_id != INSPECTOR
+                            else configs.PASSWORD_ENV
+                        ),
+                        # B's own session survives its crash on the gateway: it takes it back.
+                        force_on_conflict=exporter == "b" and g.name != "gw-contend",
+                    )
+                    for g in stack.of(exporter).values()
+                ],
+                listen_address=listen,
+            ),
+        )
+        process = Process(
+            name,
+            _exporter_argv(config),
+            workdir / f"{name}.log",
+            env={
+                configs.PASSWORD_ENV: INSPECTOR_PASSWORD,
+                configs.AGENT_PASSWORD_ENV: AGENT_PASSWORD,
+                "PYTHONUNBUFFERED": "1",
+            },
+        )
+        stack.processes.append(process)
+        process.start()
+        return process
+
+    exporter_a = exporter("exporter", "a", "127.0.0.1:0")
+    stack.b_instance = f"127.0.0.1:{free_port()}"
+    stack.exporter_b = exporter("exporter-b", "b", stack.b_instance)
 
     am_config = configs.write_yaml(
         workdir / "alertmanager.yml", configs.alertmanager_config(stack.webhook.url)
@@ -157,15 +211,21 @@ def _start(stack: Stack, binaries: Binaries) -> None:
     )
     stack.alertmanager_url = f"http://127.0.0.1:{am_port}"
 
-    stack.exporter_instance = wait_for_listen_address(exporter, STARTUP_TIMEOUT)
-    wait_until_ready(exporter, f"http://{stack.exporter_instance}/-/ready", STARTUP_TIMEOUT)
+    stack.exporter_instance = wait_for_listen_address(exporter_a, STARTUP_TIMEOUT)
+    wait_until_ready(exporter_a, f"http://{stack.exporter_instance}/-/ready", STARTUP_TIMEOUT)
+    wait_until_ready(stack.exporter_b, f"http://{stack.b_instance}/-/ready", STARTUP_TIMEOUT)
+    for gateway in stack.gateways.values():
+        gateway.create_later()
 
     rules_dir = workdir / "rules"
     rules_dir.mkdir()
     prom_config = configs.write_yaml(
         workdir / "prometheus.yml",
         configs.prometheus_config(
-            stack.exporter_instance, f"127.0.0.1:{am_port}", configs.write_fast_rules(rules_dir)
+            [stack.exporter_instance, stack.b_instance],
+            f"127.0.0.1:{am_port}",
+            configs.write_fast_rules(rules_dir),
+            extra_jobs=configs.probe_jobs(stack.b_instance, PROBED),
         ),
     )
     tsdb = workdir / "prometheus-data"
@@ -196,6 +256,7 @@ def describe(stack: Stack) -> str:
     lines = [
         f"workdir {stack.workdir}",
         f"exporter http://{stack.exporter_instance}/  (pid {_pid(stack, 'exporter')})",
+        f"exporter-b http://{stack.b_instance}/  (pid {_pid(stack, 'exporter-b')})",
         f"prometheus {stack.prometheus.base}  alertmanager {stack.alertmanager_url}",
         f"webhook {stack.webhook.url}",
     ]
