@@ -495,3 +495,55 @@ def test_alertmanager_example_mutes_every_held_alert_while_its_target_is_down() 
     for name in EXPECTED_ALERTS:
         muted = matches(rule["target_matchers"], {"alertname": name})
         assert muted == (name not in SCRAPE_ALERTS), name
+
+
+# ----------------------------------------------------------------------------- the guards
+
+
+#: Each blind-state guard of the rules, and how to disable it: the unit tests must notice.
+GUARDS = {
+    "the outage guard of the error-ratio alerts": (
+        'unless on (job, instance, gateway)\n              max_over_time(ALERTS{alertname="'
+        'CcgwGatewayUnreachable", alertstate="firing"}[10m])',
+        "",
+    ),
+    "nothing new while the target is down": ("unless on (job, instance) up == 0", ""),
+    "held while the target is down": (
+        "and on (job, instance) up == 0",
+        "and on (job, instance) up == 7",
+    ),
+    "conferences held while the collection is incomplete": (
+        "and on (job, instance, gateway) ccgw_collection_complete == 0",
+        "and on (job, instance, gateway) ccgw_collection_complete == 7",
+    ),
+    "101-004 on discovery is no error": (
+        'retcode!~"0|100-002|100-008|101-004"',
+        'retcode!~"0|100-002|100-008"',
+    ),
+    "one alert per exporter": ("max by (instance) (", "max by (job, instance) ("),
+}
+
+
+def test_every_guard_is_proven_by_a_unit_test(tmp_path: Path) -> None:
+    """prometheus/tests/guards.test.yml fails when a guard is taken out: each one is proven,
+    not decoration. One rule file per guard taken out, their unit tests run side by side."""
+    binary = tool("promtool")
+    text = ALERTS.read_text(encoding="utf-8")
+    unit_tests = (RULES / "tests" / "guards.test.yml").read_text(encoding="utf-8")
+    running: dict[str, subprocess.Popen[str]] = {}
+    for n, (guard, (found, replacement)) in enumerate(sorted(GUARDS.items())):
+        assert found in text, guard
+        directory = tmp_path / f"mutant{n}"
+        (directory / "tests").mkdir(parents=True)
+        rules = directory / "alerts.rules.yml"
+        rules.write_text(text.replace(found, replacement), encoding="utf-8")
+        assert run(binary, "check", "rules", str(rules)).returncode == 0, f"{guard}: invalid"
+        (directory / "tests" / "guards.test.yml").write_text(unit_tests, encoding="utf-8")
+        running[guard] = subprocess.Popen(
+            [binary, "test", "rules", str(directory / "tests" / "guards.test.yml")],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
+    unnoticed = [guard for guard, process in running.items() if process.wait(120) == 0]
+    assert not unnoticed, "no unit test notices these taken out"
