@@ -62,7 +62,7 @@ soak-ci: $(STAMP)
 	$(BIN)/python soak/run.py --minutes 2 --check $(SOAK_ARGS)
 
 # Issue 12: the hostile-gateway property tests (tests/hostile/test_fuzz.py) with a large
-# hypothesis budget: CCGW_FUZZ_EXAMPLES examples per vendor call (default 50, ~5 minutes);
+# hypothesis budget: CCGW_FUZZ_EXAMPLES examples per vendor call (default 40, ~10 minutes);
 # `make test` runs the same tests with 2 fixed examples each.
 fuzz: $(STAMP)
 	CCGW_HYPOTHESIS_PROFILE=fuzz $(BIN)/pytest -q -p no:cacheprovider tests/hostile/test_fuzz.py

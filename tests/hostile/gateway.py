@@ -798,11 +798,15 @@ class HostileGateway:
         return False
 
     def _note_guids(self, answer: Answer, ctx: _Context) -> None:
-        for name, value in answer.headers:
-            if name.lower() == b"set-guid":
-                for match in _UUID.finditer(ctx.fill(value)):
-                    with self._lock:
-                        self._hostile_guids.add(match.group().decode())
+        """UUIDs a hostile answer hands out as Guids (in `Set-GUID`, or anywhere in raw bytes)
+        are secrets too: the exporter must not log them in full either."""
+        found = [ctx.fill(v) for n, v in answer.headers if n.lower() == b"set-guid"]
+        if answer.raw is not None:
+            found.append(ctx.fill(answer.raw))
+        for data in found:
+            for match in _UUID.finditer(data):
+                with self._lock:
+                    self._hostile_guids.add(match.group().decode())
 
     async def _send(
         self, answer: Answer, ctx: _Context, writer: asyncio.StreamWriter, served: Served

@@ -14,7 +14,7 @@ example that cost the session (see `Target`).
 
 `make test` runs a curated example (`strategies.curated`) and one derandomized generated one
 per method; `make fuzz` runs the `hostile-fuzz` profile (CCGW_FUZZ_EXAMPLES generated per
-method, default 50; a quarter of it for the sign-out).
+method, default 40; a quarter of it for the sign-out).
 """
 
 from __future__ import annotations
