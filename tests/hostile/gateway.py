@@ -105,7 +105,8 @@ class Answer:
     Templates in the body, the header values and `raw`: `{{GUID}}` is the request's `Guid`
     header (or, on a sign-in, the tenant's newest Guid), `{{BODY}}` the request body (a
     sign-in's holds the password), `{{IDS}}` the requested conference IDs as a JSON array,
-    `{{FOREIGN}}` the foreign server's base URL, `{{SELF}}` this gateway's.
+    `{{FOREIGN}}` the foreign server's base URL, `{{SELF}}` this gateway's, `{{AGENT}}` the
+    agent ID (so that a followed redirect can be told apart from other tests' at the target).
 
     `framing`: `length` sends `Content-Length` (off by `length_delta`: a lie), `chunked` sends
     chunks (an `Endless` body never sends the last one), `close` sends neither and ends the
@@ -523,6 +524,7 @@ class _Context:
     ids: bytes
     foreign: bytes
     own: bytes
+    agent: bytes
 
     def fill(self, data: bytes) -> bytes:
         if b"{{" not in data:
@@ -533,6 +535,7 @@ class _Context:
             .replace(b"{{IDS}}", self.ids)
             .replace(b"{{FOREIGN}}", self.foreign)
             .replace(b"{{SELF}}", self.own)
+            .replace(b"{{AGENT}}", self.agent)
         )
 
     def body_of(self, body: Body) -> Body:
@@ -694,6 +697,10 @@ class HostileGateway:
                 tenant = self._tenants[agent_id] = Tenant(agent_id)
             return tenant
 
+    def agents(self) -> set[str]:
+        with self._lock:
+            return set(self._tenants)
+
     def secret_guids(self) -> set[str]:
         """Every Guid this gateway handed out: issued ones, and the UUIDs hostile `Set-GUID`
         headers carried. None may appear in full anywhere outside the gateway conversation."""
@@ -757,6 +764,7 @@ class HostileGateway:
             ids=json.dumps(_requested_ids(request.body)).encode(),
             foreign=self.foreign_url.encode(),
             own=self.url.encode(),
+            agent=tenant.agent_id.encode(),
         )
 
     async def _answer(

@@ -368,7 +368,7 @@ odd_headers = st.one_of(
             ((b"Content-Type", b"text/html; charset=gbk"),),
             ((b"Content-Type", b"application/json; charset=utf-16"),),
             ((b"Content-Type", b"\x01\x02"),),
-            ((b"Location", b"{{FOREIGN}}/steal"),),
+            ((b"Location", b"{{FOREIGN}}/steal/{{AGENT}}"),),
             ((b"Connection", b"keep-alive"), (b"Keep-Alive", b"timeout=0, max=0")),
             ((b"X-Echo", b"{{GUID}}"),),
         ]
@@ -449,12 +449,12 @@ status_answers = st.builds(
     st.booleans(),
 )
 LOCATIONS = (
-    b"{{FOREIGN}}/agentgateway/resource/onlineagent/153/loginex",
-    b"{{FOREIGN}}/steal?guid={{GUID}}",
-    b"{{SELF}}/followed-redirect",
+    b"{{FOREIGN}}/agentgateway/resource/onlineagent/{{AGENT}}/loginex",
+    b"{{FOREIGN}}/steal/{{AGENT}}?guid={{GUID}}",
+    b"{{SELF}}/followed-redirect/{{AGENT}}",
     b"/followed-redirect",
     b"//127.0.0.1:1/unreachable",
-    b"https://{{FOREIGN}}/x",
+    b"https://{{FOREIGN}}/x/{{AGENT}}",
     b"",
 )
 redirects = st.builds(
@@ -615,7 +615,7 @@ def curated(method: Method) -> Attack:
     """A hand-picked nasty sequence per method: the explicit example `make test` always runs
     (with one generated example), and `make fuzz` starts from."""
     guid = b"JSESSIONID=0a1b2c3d\x01-4e5f-6a7b-8c9d-0e1f2a3b4c5d.AgentGateway0"
-    steal = b"{{FOREIGN}}/steal?guid={{GUID}}"
+    steal = b"{{FOREIGN}}/steal/{{AGENT}}?guid={{GUID}}"
     html = b"<html><body><h1>502 Bad Gateway</h1>{{GUID}} {{BODY}}</body></html>"
     found: tuple[Answer, ...]
     if method == "sign_in":

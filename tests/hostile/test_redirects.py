@@ -15,8 +15,13 @@ from .conftest import RigFactory, new_agent_id
 from .gateway import Answer, Fixed, HostileGateway, Method
 from .rig import GatewayEntry, run_concurrently
 
-STEAL = b"{{FOREIGN}}/agentgateway/resource/onlineagent/153/loginex"
-LOCATIONS = (STEAL, b"{{FOREIGN}}/steal?guid={{GUID}}", b"{{SELF}}/followed-redirect", b"/x")
+STEAL = b"{{FOREIGN}}/agentgateway/resource/onlineagent/{{AGENT}}/loginex"
+LOCATIONS = (
+    STEAL,
+    b"{{FOREIGN}}/steal/{{AGENT}}?guid={{GUID}}",
+    b"{{SELF}}/followed-redirect/{{AGENT}}",
+    b"/x/{{AGENT}}",
+)
 
 
 def redirect(status: int, location: bytes = STEAL) -> Answer:
