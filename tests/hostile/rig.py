@@ -379,6 +379,8 @@ def check_openmetrics(text: str) -> None:
 class Secrets:
     """Finds the password or a Guid in a text, and says which (without repeating it).
 
+    The password leaks when 11 or more of its characters appear together (it is random, so
+    that is no accident).
     A Guid leaks when 17 or more of its characters appear together: short Guids in logs show 8
     (`exporter.logs.short_guid`). Checked as 12-character windows every 6 characters of the
     UUID part, looked for only inside runs of hex digits and dashes, so scanning a large
@@ -390,6 +392,11 @@ class Secrets:
         self.gateway = gateway
         self._needles: dict[str, str] = {}
         self._known: set[str] = set()
+        # A preview cut short shows the password's start: 8-character windows every 4 find any
+        # 11 characters of it in a row.
+        self._password_pieces = [
+            password[i : i + 8] for i in range(0, max(1, len(password) - 7), 4)
+        ]
 
     def _refresh(self) -> None:
         for guid in self.gateway.secret_guids() - self._known:
@@ -402,6 +409,8 @@ class Secrets:
         """The text with the password and every Guid fragment blanked (for failure messages)."""
         if self.password:
             text = text.replace(self.password, "<password>")
+            for piece in self._password_pieces:
+                text = text.replace(piece, "<password>")
         self._refresh()
 
         def blank(run: re.Match[str]) -> str:
@@ -412,8 +421,8 @@ class Secrets:
 
     def leaks(self, text: str) -> list[str]:
         found: list[str] = []
-        if self.password and self.password in text:
-            found.append("the password")
+        if any(piece in text for piece in self._password_pieces):
+            found.append("the password (11 or more characters of it)")
         self._refresh()
         for run in _HEXISH.finditer(text):
             chunk = run.group()

@@ -23,7 +23,8 @@ NOT_JSON = (
     b"{{GUID}} is not JSON",
     b"Guid {{GUID}}",
     b"<html><body>session {{GUID}} expired; request {{BODY}}</body></html>",
-    b"{{BODY}}",
+    b"{{BODY}}",  # valid JSON without a retcode
+    b"{{BODY}} is not JSON",
 )
 PARSE_ERRORS = (
     b"HTTP/1.1 200 OK\r\nX-Guid: {{GUID}}\x00\r\nContent-Length: 0\r\n\r\n",
