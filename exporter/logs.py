@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 import time
 from typing import Any, Literal
@@ -27,6 +28,12 @@ def short_guid(guid: str | None) -> str:
     if not guid:
         return "-"
     return guid[:GUID_VISIBLE] + "…"
+
+
+_UUID = re.compile(
+    r"[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}"
+    r"(?:\.AgentGateway[0-9]+)?"
+)
 
 
 class _Secrets:
@@ -55,6 +62,10 @@ class _Secrets:
         for guid in self._guids:
             if guid in text:
                 text = text.replace(guid, short_guid(guid))
+        # A Guid of the vendor's form never seen as one (quoted by a parser error before it
+        # was taken) is shortened too.
+        if "-" in text:
+            text = _UUID.sub(lambda m: short_guid(m.group(0)), text)
         return text
 
 

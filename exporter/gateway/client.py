@@ -18,6 +18,7 @@ import asyncio
 import concurrent.futures
 import json
 import multiprocessing
+import re
 import ssl
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -638,9 +639,18 @@ def _session_failure(error: RetcodeError | TransportError) -> bool:
 
 
 def _describe(exc: BaseException) -> str:
-    """A short cause without URLs' query strings or headers (nothing secret travels there)."""
-    text = str(exc) or type(exc).__name__
+    """A short cause, never what the peer sent: aiohttp's parse errors quote the offending
+    bytes (a header line can carry a new Guid, or an echoed password) and the URL; only their
+    first line is kept, without quoted bytes (issue 12, item 9)."""
+    if isinstance(exc, aiohttp.ClientResponseError):
+        first = (exc.message or "").split("\n", 1)[0].strip().rstrip(":")
+        text = f"{exc.status}, {_QUOTED.sub('...', first)}" if first else str(exc.status)
+    else:
+        text = _QUOTED.sub("...", str(exc).split("\n", 1)[0]) or type(exc).__name__
     return text if len(text) <= 200 else text[:200] + "..."
+
+
+_QUOTED = re.compile(r"b?'[^']*'|b?\"[^\"]*\"")
 
 
 __all__ = [
