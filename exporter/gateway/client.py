@@ -394,7 +394,8 @@ class GatewayClient:
         status: int | None = None,
     ) -> TransportError:
         self.stats.observe(method, reason, error=True, seconds=time.perf_counter() - started)
-        return TransportError(method, reason, redact(safe_text(detail)), status)
+        # Redacted before it is cut short: a cut would leave the start of an echoed password.
+        return TransportError(method, reason, safe_text(redact(detail)), status)
 
     def _take_guid(self, method: str, header: str) -> None:
         guid = boundary.parse_set_guid(header)

@@ -16,6 +16,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 
+from ..logs import redact
 from .boundary import RETCODE_OK, Undecodable, decode_json, label_text, retcode_label, safe_text
 from .errors import DecodeError
 
@@ -318,7 +319,8 @@ def envelope_from(data: object) -> Envelope:
     message = data.get("message")
     return Envelope(
         retcode=retcode_label(raw),
-        message=safe_text(message) if isinstance(message, str) else "",
+        # Redacted before it is cut short: a cut would leave the start of an echoed password.
+        message=safe_text(redact(message)) if isinstance(message, str) else "",
         result=data.get("result"),
         event=data.get("event"),
     )
