@@ -15,6 +15,7 @@ session) whether a retry makes sense, and retries once if so.
 from __future__ import annotations
 
 import asyncio
+import atexit
 import concurrent.futures
 import json
 import multiprocessing
@@ -43,6 +44,7 @@ from .models import (
 )
 from .stats import CallStats
 from .vendor import SIGN_IN_CALLS, SignInStatus, SignInVariant, sign_in_body
+from .wire import WirePool
 
 API_PREFIX = "/agentgateway/resource/"
 MAX_IDS_PER_CALL = 20  # cec_07_0485: confIds, at most 20 per request
@@ -84,6 +86,10 @@ class ClientSettings:
     max_participants: int = 500
     max_response_size: int = boundary.DEFAULT_MAX_RESPONSE_SIZE
     sign_in_status: SignInStatus = "busy"
+    # queryconfinfos over the lean HTTP/1.1 exchange (wire.py) instead of aiohttp's client:
+    # half the CPU per call (issue 18). Off by default for clients tests drive through
+    # aiohttp mocks; the collector turns it on.
+    wire: bool = False
 
 
 @dataclass(slots=True)
@@ -153,6 +159,8 @@ def _decoder_pool() -> concurrent.futures.ProcessPoolExecutor:
         _pool = concurrent.futures.ProcessPoolExecutor(
             max_workers=1, mp_context=multiprocessing.get_context("forkserver")
         )
+        # Shut down before the interpreter tears the modules down (else a warning at exit).
+        atexit.register(shutdown_decoder_pool)
     return _pool
 
 
@@ -210,6 +218,7 @@ class GatewayClient:
         # was in flight) cannot put its dead Guid back.
         self._epoch = 0
         self._http: aiohttp.ClientSession | None = None
+        self._wire: WirePool | None = None
         self._base = settings.base_url.rstrip("/") + API_PREFIX
         self._agent = settings.agent_id
 
@@ -259,7 +268,26 @@ class GatewayClient:
             )
         return self._http
 
+    def _wire_pool(self) -> WirePool:
+        """The lean exchange's connections; it shares the session's cookie jar."""
+        http = self._http_session()
+        if self._wire is None or self._wire.jar is not http.cookie_jar:
+            if self._wire is not None:
+                self._wire.close()
+            self._wire = WirePool(
+                self.settings.base_url,
+                self.settings.ssl,
+                size=self.settings.max_connections,
+                cookie_jar=http.cookie_jar,
+                user_agent=self.settings.user_agent,
+                limit=self.settings.max_response_size,
+            )
+        return self._wire
+
     async def close(self) -> None:
+        if self._wire is not None:
+            self._wire.close()
+            self._wire = None
         if self._http is not None:
             await self._http.close()
             self._http = None
@@ -277,9 +305,11 @@ class GatewayClient:
         auth: bool,
         limit: int,
         started: float,
+        wire: bool = False,
     ) -> tuple[bytes, str | None]:
         """One HTTP exchange through the boundary: the capped, decompressed body and its
-        declared charset, or a classified TransportError."""
+        declared charset, or a classified TransportError. `wire`: over the lean exchange
+        (wire.py), which takes aiohttp's arguments and gives its response's attributes."""
         loop = asyncio.get_running_loop()
         epoch = self._epoch
         remaining = deadline - loop.time()
@@ -289,7 +319,8 @@ class GatewayClient:
         try:
             if remaining <= 0:
                 raise asyncio.TimeoutError
-            async with self._http_session().request(
+            requester = self._wire_pool() if wire else self._http_session()
+            async with requester.request(
                 http_method,
                 self._base + path,
                 data=None if body is None else json.dumps(body),
@@ -530,6 +561,7 @@ class GatewayClient:
             auth=True,
             limit=self.settings.max_response_size,
             started=started,
+            wire=self.settings.wire,
         )
         settings = self.settings
         try:
