@@ -155,7 +155,7 @@ class Soak:
         env = {**os.environ, PASSWORD_ENV: PASSWORD}
         self.proc = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "exporter.cli", "--config.file", str(self.config_path),
-            "--web.listen-address", "127.0.0.1:0", env=env,
+            "--web.listen-address", "127.0.0.1:0", "--web.enable-lifecycle", env=env,
             stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
         )  # fmt: skip
         assert self.proc.stderr is not None
