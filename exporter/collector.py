@@ -171,6 +171,7 @@ class GatewayTarget:
                 max_participants=participants.max_per_conference,
                 max_response_size=config.max_response_size,
                 sign_in_status=config.sign_in_status,
+                wire=True,
             ),
             self.stats,
         )
