@@ -26,7 +26,6 @@ import http.client
 import json
 import os
 import re
-import resource
 import secrets
 import subprocess
 import sys
@@ -137,6 +136,12 @@ class Exporter:
 
 
 ExporterFactory = Callable[..., Exporter]
+LAUNCHER = (
+    "import resource, runpy, sys; "
+    "resource.setrlimit(resource.RLIMIT_NOFILE, ({nofile}, {nofile})); "
+    "sys.argv = ['ccgw-exporter', *sys.argv[1:]]; "
+    "runpy.run_module('exporter.cli', run_name='__main__', alter_sys=True)"
+)
 
 
 @pytest.fixture
@@ -153,21 +158,20 @@ def start_exporter(gateway: SimulatorThread, tmp_path: Path) -> Iterator[Exporte
             "name": "gw", "url": gateway.sim.url, "agent_id": INSPECTOR[0],
             "password_file": str(password), "timeout": "8s",
         }]}))  # fmt: skip
-        argv = [sys.executable, "-m", "exporter.cli", "--config.file", str(config),
-                "--web.listen-address", "127.0.0.1:0", *args]  # fmt: skip
+        # The descriptor limit is set by the child itself: preexec_fn is unsafe once this
+        # process has threads (the simulator's).
+        launch = ["-c", LAUNCHER.format(nofile=nofile)] if nofile else ["-m", "exporter.cli"]
+        argv = [sys.executable, *launch,
+                "--config.file", str(config), "--web.listen-address", "127.0.0.1:0",
+                *args]  # fmt: skip
         if web_config is not None:
             web = tmp_path / "web.yaml"
             web.write_text(yaml.safe_dump(web_config))
             argv += ["--web.config.file", str(web)]
         log_path = tmp_path / f"exporter{len(started)}.log"
-
-        def limit() -> None:
-            if nofile is not None:
-                resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))
-
         with log_path.open("wb") as log:
             proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log,
-                                    stderr=subprocess.STDOUT, preexec_fn=limit)  # fmt: skip
+                                    stderr=subprocess.STDOUT)  # fmt: skip
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             found = re.search(r"msg=listening address=(\S+):(\d+)", log_path.read_text())
@@ -618,8 +622,9 @@ async def test_memory_returns_after_a_mixed_attack(start_exporter: ExporterFacto
         ),
     ]
     peak = before
+    answered = 0
     for _ in range(3):  # 500 concurrent scrapes (with the password: cached after the first)
-        await scrape_flood(exporter, 500)
+        answered += await scrape_flood(exporter, 500)
         peak = max(peak, exporter.rss_mib())
         await asyncio.sleep(3)
     stop.set()
@@ -628,8 +633,10 @@ async def test_memory_returns_after_a_mixed_attack(start_exporter: ExporterFacto
     await asyncio.sleep(130)
     idle = exporter.rss_mib()
     report("memory", baseline_mib=round(before, 1), peak_mib=round(peak, 1),
-           after_attack_mib=round(after_attack, 1), after_130s_idle_mib=round(idle, 1))  # fmt: skip
-    assert idle < before + 30
+           after_attack_mib=round(after_attack, 1), after_130s_idle_mib=round(idle, 1),
+           flood_answered=answered)  # fmt: skip
+    assert answered > 0
+    assert idle < before + 15  # measured: +8 MB (pymalloc arenas, docs/security.md)
 
 
 async def scrape_flood(exporter: Exporter, concurrent: int) -> int:
