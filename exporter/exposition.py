@@ -136,12 +136,32 @@ class SharedBodies:
         self._entry = (key, tuple(v.collection for v in views), body)
 
 
+# Family tails per count tuple, for ccgw_conference_channels and _channel_modes.
+_Tails = tuple[dict[tuple[int, ...], list[str]], dict[tuple[int, ...], list[str]]]
+
+
+@dataclass(slots=True, frozen=True)
+class _Kept:
+    """One conference's lines of the six families that depend only on `values`."""
+
+    values: tuple[object, ...]  # (state, channel_counts, mode_counts, start, applied)
+    prefix: str  # `gateway="..",conf_id=".."`
+    state: str
+    participants: str
+    channels: str
+    modes: str
+    start: str  # "" when the start time is unknown
+    applied: str  # "" when the applied duration is unknown
+
+
 class Renderer:
     """Renders views; holds per-format headers so they are built once per process."""
 
     def __init__(self, openmetrics: bool = False) -> None:
         self.openmetrics = openmetrics
         self._headers = {d.name: d.header(openmetrics) for d in m.ALL_METRICS}
+        # Per gateway prefix and conference ID: the last render's lines (see _conferences).
+        self._kept: dict[str, dict[int, _Kept]] = {}
 
     def render(self, views: Sequence[GatewayView]) -> list[str]:
         """Text chunks (join them); the OpenMetrics `# EOF` is the caller's, after extras."""
@@ -214,6 +234,12 @@ class Renderer:
         0`), and tails repeat: they are built once per distinct count tuple (a handful per
         scrape) and joined with the conference's `name{gateway=..,conf_id=..` prefix, one C call
         per family. Durations repeat too and are formatted once per distinct value.
+
+        Between two scrapes most conferences keep their state, participants and times, so the
+        lines of the six families that depend on nothing else are kept per gateway and
+        conference ID, with the values they were rendered from, and reused while those values
+        are equal (issue 18: a third of the render). Only conferences of this scrape are kept
+        (~1 KB each); the elapsed time, which moves every minute, is rendered every time.
         """
         h = self._headers
         state_lines: list[str] = []
@@ -223,41 +249,39 @@ class Renderer:
         starts: list[str] = []
         applied: list[str] = []
         elapsed: list[str] = []
-        state_tails = _STATE_TAILS
-        channel_tails: dict[tuple[int, ...], list[str]] = {}
-        mode_tails: dict[tuple[int, ...], list[str]] = {}
         durations: dict[float, str] = {}
+        tails: _Tails = ({}, {})
+        previous = self._kept
+        kept: dict[str, dict[int, _Kept]] = {}
         for v in views:
             gateway = v._prefix
+            before = previous.get(gateway, {})
+            now = kept[gateway] = {}
             for c in v.collection.detailed:
-                p = f'{gateway},conf_id="{c.conf_id}"'
-                state_lines.append(f"ccgw_conference_state{{{p}".join(state_tails[c.state]))
-                counts = c.channel_counts
-                tails = channel_tails.get(counts)
-                if tails is None:
-                    tails = channel_tails[counts] = _tails("state", CHANNEL_STATE_VALUES, counts)
-                channels.append(f"ccgw_conference_channels{{{p}".join(tails))
-                participants.append(f"ccgw_conference_participants{{{p}}} {sum(counts)}\n")
-                counts = c.mode_counts
-                tails = mode_tails.get(counts)
-                if tails is None:
-                    tails = mode_tails[counts] = _tails("mode", CHANNEL_MODE_VALUES, counts)
-                modes.append(f"ccgw_conference_channel_modes{{{p}".join(tails))
-                value = c.start_time
-                if value is not None:
-                    starts.append(f"ccgw_conference_start_timestamp_seconds{{{p}}} {fmt(value)}\n")
-                value = c.applied_seconds
-                if value is not None:
-                    text = durations.get(value)
-                    if text is None:
-                        text = durations[value] = fmt(value)
-                    applied.append(f"ccgw_conference_applied_duration_seconds{{{p}}} {text}\n")
+                conf_id = c.conf_id
+                values = (c.state, c.channel_counts, c.mode_counts, c.start_time,
+                          c.applied_seconds)  # fmt: skip
+                entry = before.get(conf_id)
+                if entry is None or entry.values != values:
+                    entry = _render_conference(gateway, c, values, durations, tails)
+                now[conf_id] = entry
+                state_lines.append(entry.state)
+                participants.append(entry.participants)
+                channels.append(entry.channels)
+                modes.append(entry.modes)
+                if entry.start:
+                    starts.append(entry.start)
+                if entry.applied:
+                    applied.append(entry.applied)
                 value = c.elapsed_seconds
                 if value is not None:
                     text = durations.get(value)
                     if text is None:
                         text = durations[value] = fmt(value)
-                    elapsed.append(f"ccgw_conference_elapsed_duration_seconds{{{p}}} {text}\n")
+                    elapsed.append(
+                        f"ccgw_conference_elapsed_duration_seconds{{{entry.prefix}}} {text}\n"
+                    )
+        self._kept = kept
         for metric, lines in (
             (m.CONF_STATE, state_lines),
             (m.CONF_PARTICIPANTS, participants),
@@ -460,6 +484,45 @@ def _labelled(
         taken.add(label)
         result.append((label, participants[i]))
     return result
+
+
+def _render_conference(
+    gateway: str,
+    c: Conference,
+    values: tuple[object, ...],
+    durations: dict[float, str],
+    tails: _Tails,
+) -> _Kept:
+    """A conference's lines of the six families `values` determine. A family's tails are
+    built once per distinct count tuple in a render (a handful)."""
+    p = f'{gateway},conf_id="{c.conf_id}"'
+    channel_tails, mode_tails = tails
+    counts = c.channel_counts
+    found = channel_tails.get(counts)
+    if found is None:
+        found = channel_tails[counts] = _tails("state", CHANNEL_STATE_VALUES, counts)
+    channels = f"ccgw_conference_channels{{{p}".join(found)
+    participants = f"ccgw_conference_participants{{{p}}} {sum(counts)}\n"
+    counts = c.mode_counts
+    found = mode_tails.get(counts)
+    if found is None:
+        found = mode_tails[counts] = _tails("mode", CHANNEL_MODE_VALUES, counts)
+    modes = f"ccgw_conference_channel_modes{{{p}".join(found)
+    value = c.start_time
+    start = (
+        f"ccgw_conference_start_timestamp_seconds{{{p}}} {fmt(value)}\n"
+        if value is not None
+        else ""
+    )
+    value = c.applied_seconds
+    applied = ""
+    if value is not None:
+        text = durations.get(value)
+        if text is None:
+            text = durations[value] = fmt(value)
+        applied = f"ccgw_conference_applied_duration_seconds{{{p}}} {text}\n"
+    state = f"ccgw_conference_state{{{p}".join(_STATE_TAILS[c.state])
+    return _Kept(values, p, state, participants, channels, modes, start, applied)
 
 
 def _tails(label: str, values: Sequence[str], counts: Sequence[int]) -> list[str]:
