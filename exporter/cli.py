@@ -109,6 +109,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--log.format", dest="log_format", default="logfmt", choices=["logfmt", "json"]
     )
     parser.add_argument(
+        "--diagnose",
+        nargs="*",
+        metavar="NAME",
+        help="sign in to each gateway (or the named ones) once, check TLS, discovery and one "
+        "batch, sign out, print a report with cures; exit 0 when all pass",
+    )
+    parser.add_argument(
         "--demo",
         action="store_true",
         help="start the built-in gateway simulator and an exporter for it",
@@ -139,6 +146,18 @@ def check_config(path: str) -> int:
     return 0
 
 
+def _diagnose(path: str, names: Sequence[str]) -> int:
+    try:
+        loaded = load_config(path)
+    except ConfigError as error:
+        for message in error.messages:
+            print(f"{path}: {message}", file=sys.stderr)
+        return 1
+    from .diagnose import run_diagnose
+
+    return run_diagnose(loaded.config.gateways, names, sys.stdout)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.assets_dir:
@@ -157,6 +176,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.config_file:
         print("ccgw-exporter: --config.file is required (or --demo)", file=sys.stderr)
         return 2
+    if args.diagnose is not None:
+        return _diagnose(args.config_file, args.diagnose)
     if args.config_check:
         status = check_config(args.config_file)
         if args.web_config_file:

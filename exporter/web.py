@@ -25,7 +25,7 @@ from prometheus_client import CollectorRegistry, ProcessCollector
 from prometheus_client import exposition as prom_text
 from prometheus_client.openmetrics import exposition as prom_om
 
-from . import __version__
+from . import __version__, pages
 from .collector import scrape_timeout
 from .exposition import (
     CONTENT_TYPE_OPENMETRICS,
@@ -187,7 +187,31 @@ async def probe(request: web.Request) -> web.Response:
         return web.Response(
             status=400, text=f"unknown target {name[:64]!r}: not a configured gateway name\n"
         )
+    if request.query.get("debug", "").lower() in ("true", "1"):
+        # The collection's own story instead of metrics (blackbox_exporter's debug=true).
+        header = request.headers.get("X-Prometheus-Scrape-Timeout-Seconds")
+        collection = await target.collect(scrape_timeout(target.config.timeout, header))
+        return web.Response(text=pages.debug_text(target, collection))
     return await _metrics_response(request, [target], exporter_wide=False)
+
+
+async def conferences(request: web.Request) -> web.Response:
+    """The conferences of the last collection (no gateway call): HTML or `format=json`."""
+    exporter = request.app[EXPORTER_KEY]
+    gateway = request.query.get("gateway", "")
+    targets = exporter.targets.all()
+    if gateway:
+        targets = [t for t in targets if t.name == gateway]
+    column = request.query.get("sort", "conf_id")
+    descending = request.query.get("order", "asc") == "desc"
+    rows = pages.sorted_rows(pages.rows_of(targets), column, descending)
+    if request.query.get("format") == "json":
+        return web.Response(
+            text=pages.conferences_json(rows, targets), content_type="application/json"
+        )
+    return web.Response(
+        text=pages.conferences_html(rows, column, descending, gateway), content_type="text/html"
+    )
 
 
 async def healthy(request: web.Request) -> web.Response:
@@ -261,7 +285,9 @@ async def landing(request: web.Request) -> web.Response:
         rows.append(
             f"<tr><td>{name}</td><td>{html.escape(t.config.url)}</td>"
             f"<td>{html.escape(state)}</td><td>{html.escape(collected)}</td>"
-            f'<td><a href="probe?target={name}">probe</a></td></tr>'
+            f'<td><a href="probe?target={name}">probe</a> · '
+            f'<a href="probe?target={name}&amp;debug=true">debug</a> · '
+            f'<a href="conferences?gateway={name}">conferences</a></td></tr>'
         )
     body = f"""<!DOCTYPE html>
 <html><head><meta charset="utf-8"><title>ccgw-exporter</title>
@@ -270,6 +296,7 @@ tr:nth-child(even){{background:#f3f3f3}}</style></head>
 <body><h1>ccgw-exporter {html.escape(__version__)}</h1>
 <p>Prometheus exporter for conferences on Huawei CC-Gateway.</p>
 <p><a href="metrics">/metrics</a> · <a href="metrics?collect[]=exporter">exporter only</a> ·
+<a href="conferences">conferences</a> ·
 <a href="-/healthy">/-/healthy</a> · <a href="-/ready">/-/ready</a></p>
 <table><tr><th>gateway</th><th>url</th><th>session</th><th>last collection</th><th></th></tr>
 {"".join(rows) or '<tr><td colspan="5">no gateway configured</td></tr>'}
@@ -308,6 +335,7 @@ def make_app(
     app.router.add_get("/", landing)
     app.router.add_get("/metrics", metrics)
     app.router.add_get("/probe", probe)
+    app.router.add_get("/conferences", conferences)
     app.router.add_get("/-/healthy", healthy)
     app.router.add_get("/-/ready", ready)
     app.router.add_post("/-/reload", reload)
