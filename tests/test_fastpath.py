@@ -394,3 +394,32 @@ def test_the_literals_are_the_vendor_tables() -> None:
 def test_duplicate_keys_escapes_and_number_spellings(text: str) -> None:
     for participants in (True, False):
         check(text.encode(), "utf-8", participants, 500)
+
+
+def test_the_shared_empty_participant_list_cannot_change_and_survives_pickling() -> None:
+    """Conferences without Participant objects share one empty list: equal to [], unchangeable
+    (so sharing it cannot leak a participant from one conference to another), and still an
+    empty list after the trip back from the helper process."""
+    import pickle
+
+    from exporter.gateway.models import NO_PARTICIPANTS
+
+    payload = json.dumps(SAMPLE).encode()
+    for decode in (fast, lenient):
+        outcome = decode(payload, "utf-8", False, 500)
+        assert isinstance(outcome, tuple)
+        page = outcome[2]
+        assert page is not None
+        (conference,) = page.conferences
+        assert conference.participants is NO_PARTICIPANTS
+        assert conference.participants == []
+    with pytest.raises(TypeError):
+        NO_PARTICIPANTS.append(1)
+    with pytest.raises(TypeError):
+        NO_PARTICIPANTS.extend([1])
+    with pytest.raises(TypeError):
+        NO_PARTICIPANTS[:] = [1]
+    assert NO_PARTICIPANTS == []
+    copied = pickle.loads(pickle.dumps(page))
+    assert copied == page
+    assert copied.conferences[0].participants == []

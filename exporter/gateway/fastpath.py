@@ -46,6 +46,7 @@ from .models import (
     DEVICE_CALL_TYPES,
     DEVICE_TYPES,
     LONG_MAX,
+    NO_PARTICIPANTS,
     ROLES,
     Conference,
     ConferencePage,
@@ -156,10 +157,18 @@ def decode_page(
 
 
 def _counted(confs: list[_Conference]) -> list[Conference]:
-    """Conferences with their counts and members, no Participant objects (the default)."""
+    """Conferences with their counts and members, no Participant objects (the default).
+
+    What a conference keeps until the next scrape is what the garbage collector traverses and
+    what fresh memory is spent on, so nothing is kept twice: the participant list is the one
+    shared empty list, count tuples are shared between conferences with the same counts.
+    """
     out: list[Conference] = []
     append = out.append
     conf_state = CONF_STATES
+    shared = _COUNTS if len(_COUNTS) < _COUNTS_LIMIT else {}
+    intern = shared.setdefault
+    none = NO_PARTICIPANTS
     for c in confs:
         addresses = c.addresses
         states = [0, 0, 0, 0]
@@ -167,6 +176,8 @@ def _counted(confs: list[_Conference]) -> list[Conference]:
         for p in addresses:
             states[p.channelState] += 1
             modes[p.channelAttrib - 1] += 1
+        state_counts = tuple(states)
+        mode_counts = tuple(modes)
         append(
             Conference(
                 c.confId,
@@ -174,15 +185,21 @@ def _counted(confs: list[_Conference]) -> list[Conference]:
                 c.startTime / 1000.0,
                 c.applyConfTime * 60.0,
                 c.confHaveBeenTime * 60.0,
-                [],
+                none,
                 0,
-                tuple(states),
-                tuple(modes),
+                intern(state_counts, state_counts),
+                intern(mode_counts, mode_counts),
                 tuple([(p.address, p.enterTime) for p in addresses]),
                 0,
             )
         )
     return out
+
+
+# Count tuples seen, shared by the conferences that have them (a handful for any population;
+# bounded against a peer sending every combination).
+_COUNTS: dict[tuple[int, ...], tuple[int, ...]] = {}
+_COUNTS_LIMIT: Final = 4096
 
 
 def _with_participants(confs: list[_Conference], max_participants: int) -> list[Conference]:

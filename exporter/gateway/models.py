@@ -118,6 +118,23 @@ class Participant:
         return _participant(raw) if isinstance(raw, dict) else None
 
 
+class _NoParticipants(list):  # type: ignore[type-arg]
+    """The empty participant list of every conference parsed without Participant objects: one
+    shared object instead of one more list per conference kept alive until the next scrape
+    (issue 18). Equal to `[]`; it refuses to change, so the sharing cannot leak."""
+
+    __slots__ = ()
+
+    def _refuse(self, *args: object, **kwargs: object) -> Any:
+        raise TypeError("the shared empty participant list cannot change")
+
+    append = extend = insert = remove = pop = clear = sort = reverse = _refuse
+    __setitem__ = __delitem__ = __iadd__ = __imul__ = _refuse
+
+
+NO_PARTICIPANTS: Final[list[Any]] = _NoParticipants()
+
+
 @dataclass(slots=True)
 class Conference:
     """One conference from `queryconfinfos`, durations already in seconds.
@@ -282,7 +299,7 @@ def _conference(
         start,
         applied,
         elapsed,
-        parsed,
+        parsed or NO_PARTICIPANTS,
         skipped,
         tuple(states),
         tuple(modes),
