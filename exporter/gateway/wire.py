@@ -55,7 +55,15 @@ _HEAD_END_RE: Final = re.compile(rb"\r?\n\r?\n")
 _STATUS_RE: Final = re.compile(rb"HTTP/([0-9]\.[0-9]) ([0-9]{3})(?: [^\r\n]*)?")
 _TOKEN_RE: Final = re.compile(rb"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 _CHUNK_RE: Final = re.compile(rb"([0-9A-Fa-f]{1,16})[ \t]*(?:;[^\r\n]*)?")
-_DIGITS_RE: Final = re.compile(rb"[0-9]{1,18}")
+_DIGITS_TEXT_RE: Final = re.compile(r"[0-9]{1,18}")
+_TOKEN: Final = rb"[!#$%&'*+.^_`|~0-9A-Za-z-]+"
+# A head of CRLF lines `name: value` without NUL or CR in a value, lines within MAX_LINE
+# (8190: a name of at most 100 bytes and the colon leave 8089 for the value).
+_SIMPLE_HEAD_RE: Final = re.compile(
+    rb"HTTP/([0-9]\.[0-9]) ([0-9]{3})(?: [^\r\n]*)?"
+    rb"(?:\r\n[!#$%&'*+.^_`|~0-9A-Za-z-]{1,100}:[^\r\n\x00]{0,8088})*"
+)
+_FIELD_RE: Final = re.compile(rb"\r\n(" + _TOKEN + rb"):[ \t]*([^\r\n]*)")
 
 
 class ProtocolError(ConnectionError):
@@ -278,50 +286,31 @@ class _Connection(asyncio.BufferedProtocol):
             raise ProtocolError("response head too large")
         head = bytes(buffer[: found.start()])
         del buffer[: found.end()]
-        lines = head.split(b"\n")
-        match = _STATUS_RE.fullmatch(lines[0].removesuffix(b"\r"))
-        if match is None:
-            raise ProtocolError("not an HTTP/1.x status line")
+        match = _SIMPLE_HEAD_RE.fullmatch(head)
+        if match is not None:
+            # The usual head, CRLF lines of `name: value`, taken in two C calls.
+            fields: list[tuple[bytes, bytes]] = _FIELD_RE.findall(head, match.end(2))
+        else:
+            match, fields = _general_head(head)
         status = int(match.group(2))
         if status < 200 and status != 101:
             if status < 100:
                 raise ProtocolError(f"status {status}")
             return True
-        fields: list[list[bytes]] = []
-        for raw in lines[1:]:
-            line = raw.removesuffix(b"\r")
-            if len(line) > MAX_LINE or b"\r" in line or b"\x00" in line:
-                raise ProtocolError("bad header line")
-            if line[:1] in (b" ", b"\t"):
-                if not fields:
-                    raise ProtocolError("continuation before any header")
-                fields[-1][1] += b" " + line.strip(b" \t")
-                continue
-            name, colon, value = line.partition(b":")
-            if not colon or not _TOKEN_RE.fullmatch(name):
-                raise ProtocolError("bad header line")
-            fields.append([name, value.strip(b" \t")])
         if len(fields) > MAX_HEADERS:
             raise ProtocolError("too many header fields")
-        pairs: list[tuple[str, str]] = []
-        lengths: list[bytes] = []
-        encodings: list[bytes] = []
-        cookies: list[str] = []
-        connection = b""
-        for name, value in fields:
-            key = name.lower()
-            if key == b"content-length":
-                if not _DIGITS_RE.fullmatch(value):
-                    raise ProtocolError("bad Content-Length")
-                lengths.append(value)
-            elif key == b"transfer-encoding":
-                encodings += (coding.strip(b" \t").lower() for coding in value.split(b","))
-            elif key == b"connection":
-                connection = value.lower()
-            text = value.decode("utf-8", "surrogateescape")
-            if key == b"set-cookie":
-                cookies.append(text)
-            pairs.append((name.decode("ascii"), text))
+        headers = CIMultiDict([(n.decode(), _text(v.rstrip(b" \t"))) for n, v in fields])
+        lengths = headers.getall("Content-Length", ())
+        for length in lengths:
+            if not _DIGITS_TEXT_RE.fullmatch(length):
+                raise ProtocolError("bad Content-Length")
+        encodings = [
+            coding.strip(" \t").lower()
+            for value in headers.getall("Transfer-Encoding", ())
+            for coding in value.split(",")
+        ]
+        connection = headers.get("Connection", "").lower()
+        cookies = headers.getall("Set-Cookie", [])
         if len(lengths) > 1:
             raise ProtocolError("more than one Content-Length")
         if encodings:
@@ -329,12 +318,12 @@ class _Connection(asyncio.BufferedProtocol):
                 raise ProtocolError("Content-Length beside Transfer-Encoding")
             # chunked last: chunked; anything else: the body runs to the end of the
             # connection (RFC 9112, 6.3).
-            self._chunked = encodings[-1] == b"chunked"
+            self._chunked = encodings[-1] == "chunked"
         elif lengths:
             self._length = int(lengths[0])
-        if match.group(1) != b"1.1" or b"close" in connection:
+        if match.group(1) != b"1.1" or "close" in connection:
             self._keep_alive = False
-        self._head = (status, CIMultiDictProxy(CIMultiDict(pairs)), cookies)
+        self._head = (status, CIMultiDictProxy(headers), cookies)
         if status in (101, 204, 304):
             self._length = 0
         elif self._length is None and not self._chunked:
@@ -415,6 +404,35 @@ class _Connection(asyncio.BufferedProtocol):
         if self._body_size > self._limit:
             raise TooLarge(self._limit, "on the wire")
         self._body_parts.append(piece)
+
+
+def _text(value: bytes) -> str:
+    """A header value as aiohttp decodes it."""
+    return value.decode("utf-8", "surrogateescape")
+
+
+def _general_head(head: bytes) -> tuple[re.Match[bytes], list[tuple[bytes, bytes]]]:
+    """Any other head: bare-LF line ends, obs-fold, control characters but NUL and CR, as
+    aiohttp's parser takes them (see _Connection._head_once)."""
+    lines = head.split(b"\n")
+    match = _STATUS_RE.fullmatch(lines[0].removesuffix(b"\r"))
+    if match is None:
+        raise ProtocolError("not an HTTP/1.x status line")
+    fields: list[list[bytes]] = []
+    for raw in lines[1:]:
+        line = raw.removesuffix(b"\r")
+        if len(line) > MAX_LINE or b"\r" in line or b"\x00" in line:
+            raise ProtocolError("bad header line")
+        if line[:1] in (b" ", b"\t"):
+            if not fields:
+                raise ProtocolError("continuation before any header")
+            fields[-1][1] += b" " + line.strip(b" \t")
+            continue
+        name, colon, value = line.partition(b":")
+        if not colon or not _TOKEN_RE.fullmatch(name):
+            raise ProtocolError("bad header line")
+        fields.append([name, value.strip(b" \t")])
+    return match, [(name, value) for name, value in fields]
 
 
 class _Request:
