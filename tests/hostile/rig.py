@@ -68,6 +68,16 @@ MEMORY_LIMIT = 2 << 30
 RSS_LIMIT = 256 << 20
 #: Asyncio tasks the exporter may have alive (a handful per gateway at rest).
 TASK_LIMIT = 64
+#: Pages searched for secrets after an attack (besides each gateway's `/probe?debug=true`).
+PAGES = (
+    "/",
+    "/conferences",
+    "/conferences?format=json",
+    "/-/ready",
+    "/probe",
+    "/probe?target=no-such-gateway",
+    "/no-such-page",
+)
 #: The default `max_response_size` (CONTRACT.md), and what loopback socket buffers may hold
 #: beyond it by the time the exporter drops the connection.
 MAX_RESPONSE = 16 << 20
@@ -626,10 +636,12 @@ class Rig:
         return text[start:]
 
     def check_no_secrets(self, *, pages: bool = True) -> None:
-        """Log, landing page and error pages free of secrets; no redirect followed."""
+        """Log, landing page, conference and debug pages, error pages free of secrets; no
+        redirect followed."""
         problems = [f"{leak} in the exporter's log" for leak in self.secrets.leaks(self.new_log())]
         if pages:
-            for path in ("/", "/probe", "/probe?target=no-such-gateway", "/no-such-page"):
+            debug = [f"/probe?target={g.name}&debug=true" for g in self.exporter.gateways]
+            for path in (*PAGES, *debug):
                 reply = self.exporter.get(path)
                 text = reply.body.decode("utf-8", "replace")
                 problems += [
