@@ -140,6 +140,11 @@ class SharedBodies:
 _Tails = tuple[dict[tuple[int, ...], list[str]], dict[tuple[int, ...], list[str]]]
 
 
+# Per gateway prefix and conference ID: the lines of the last render (Renderer._conferences),
+# shared by the text and the OpenMetrics renderer.
+_KEPT: dict[str, dict[int, _Kept]] = {}
+
+
 @dataclass(slots=True, frozen=True)
 class _Kept:
     """One conference's lines of the six families that depend only on `values`."""
@@ -160,8 +165,6 @@ class Renderer:
     def __init__(self, openmetrics: bool = False) -> None:
         self.openmetrics = openmetrics
         self._headers = {d.name: d.header(openmetrics) for d in m.ALL_METRICS}
-        # Per gateway prefix and conference ID: the last render's lines (see _conferences).
-        self._kept: dict[str, dict[int, _Kept]] = {}
 
     def render(self, views: Sequence[GatewayView]) -> list[str]:
         """Text chunks (join them); the OpenMetrics `# EOF` is the caller's, after extras."""
@@ -238,8 +241,9 @@ class Renderer:
         Between two scrapes most conferences keep their state, participants and times, so the
         lines of the six families that depend on nothing else are kept per gateway and
         conference ID, with the values they were rendered from, and reused while those values
-        are equal (issue 18: a third of the render). Only conferences of this scrape are kept
-        (~1 KB each); the elapsed time, which moves every minute, is rendered every time.
+        are equal (issue 18: half the render). Only the conferences of the last render are
+        kept (~1.5 KB each), once for both formats (these lines are the same in both); the
+        elapsed time, which moves every minute, is rendered every time.
         """
         h = self._headers
         state_lines: list[str] = []
@@ -251,7 +255,7 @@ class Renderer:
         elapsed: list[str] = []
         durations: dict[float, str] = {}
         tails: _Tails = ({}, {})
-        previous = self._kept
+        previous = _KEPT
         kept: dict[str, dict[int, _Kept]] = {}
         for v in views:
             gateway = v._prefix
@@ -281,7 +285,8 @@ class Renderer:
                     elapsed.append(
                         f"ccgw_conference_elapsed_duration_seconds{{{entry.prefix}}} {text}\n"
                     )
-        self._kept = kept
+        _KEPT.clear()
+        _KEPT.update(kept)
         for metric, lines in (
             (m.CONF_STATE, state_lines),
             (m.CONF_PARTICIPANTS, participants),
