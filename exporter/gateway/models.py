@@ -13,8 +13,10 @@ hot path does one dict lookup per field and nothing more.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Final, Literal
+
+import msgspec
 
 from ..logs import redact
 from .boundary import RETCODE_OK, Undecodable, decode_json, label_text, retcode_label, safe_text
@@ -100,8 +102,7 @@ def _address(value: object) -> str:
     return label_text(value)
 
 
-@dataclass(slots=True)
-class Participant:
+class Participant(msgspec.Struct, gc=False):
     """One entry of a conference's `addresses`."""
 
     address: str
@@ -135,8 +136,7 @@ class _NoParticipants(list):  # type: ignore[type-arg]
 NO_PARTICIPANTS: Final[list[Any]] = _NoParticipants()
 
 
-@dataclass(slots=True)
-class Conference:
+class Conference(msgspec.Struct, gc=False):
     """One conference from `queryconfinfos`, durations already in seconds.
 
     Built by `parse_conferences`. `channel_counts` and `mode_counts` (participants by channel
@@ -151,7 +151,7 @@ class Conference:
     start_time: float | None  # epoch seconds
     applied_seconds: float | None
     elapsed_seconds: float | None
-    participants: list[Participant] = field(default_factory=list)
+    participants: list[Participant] = msgspec.field(default_factory=list)
     # Participant entries that were not objects; counted, not fatal.
     skipped_participants: int = 0
     channel_counts: tuple[int, ...] = (0, 0, 0, 0)
