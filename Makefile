@@ -47,8 +47,10 @@ unit: $(STAMP)
 
 test: lint typecheck unit
 
-# Performance floors of issue 5 against real processes (< 2 min); BENCH_ARGS=--full for the
-# 1,000-scrape memory run. Table on stdout, JSON in bench/results/latest.json.
+# Performance floors of issues 5 and 18 against real processes (< 2 min): wall time, CPU (in
+# process, and the whole exporter process against a naive aiohttp + json.loads client), RSS,
+# gateway calls, serving. BENCH_ARGS=--full for the 1,000-scrape memory run. Table on stdout,
+# JSON in bench/results/latest.json (bench/README.md says how each is measured).
 bench: $(STAMP)
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
 

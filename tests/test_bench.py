@@ -94,9 +94,11 @@ async def test_smoke_run_measures_every_floor(tmp_path: Path) -> None:
 
     # Floor 6: every (N, latency) pair measured on both sides, in the order planned; the
     # larger N after the memory floor (which is judged at the largest of `sizes`).
-    assert [(r.conferences, r.latency_ms) for r in results.ratios] == list(SMOKE.ratios)
+    assert [(r.conferences, r.latency_ms, len(r.naive_cpu_s)) for r in results.ratios] == list(
+        SMOKE.ratios
+    )
     for ratio in results.ratios:
-        assert len(ratio.exporter_cpu_s) == len(ratio.naive_cpu_s) == SMOKE.ratio_runs
+        assert len(ratio.exporter_cpu_s) == len(ratio.naive_cpu_s)
         assert all(s >= 0 for s in ratio.exporter_cpu_s)
         assert all(s > 0 for s in ratio.naive_cpu_s)  # process_time: never 0 for 5+ calls
 
