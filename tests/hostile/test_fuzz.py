@@ -19,6 +19,8 @@ method, default 40; a quarter of it for the sign-out).
 
 from __future__ import annotations
 
+import os
+import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -31,6 +33,8 @@ from .rig import GatewayEntry, Rig
 from .strategies import Attack, answers, attacks, curated, hostile_settings
 
 NAME = "fuzz"
+#: CCGW_HOSTILE_TRACE=1 prints a line per example (time, RSS before and after, the attack).
+TRACE = os.environ.get("CCGW_HOSTILE_TRACE") == "1"
 #: How long the exporter may take to make the calls the hostile answers were scripted for.
 HOSTILE_PHASE = 20.0
 
@@ -103,12 +107,20 @@ def run_attack(target: Target, attack: Attack) -> None:
         sign_ins = tenant.count("sign_in")
         count += tenant.hostile_served(method)
         tenant.script(method, *attack.answers)
+    started = time.monotonic()
+    rss = rig.exporter.rss()
     try:
         rig.wait_served(NAME, method, count, HOSTILE_PHASE)
         rig.scrape()
-        _, metrics = rig.recover(NAME)
+        scrapes, metrics = rig.recover(NAME)
         rig.check_polling(NAME, after=tenant.count("poll"))
         rig.check_no_secrets()
+        if TRACE:
+            print(
+                f"TRACE {time.monotonic() - started:5.2f}s run{target.starts} "
+                f"RSS {rss >> 20}->{rig.exporter.rss() >> 20} MiB, {scrapes} scrape(s) "
+                f"to recover: {attack!r}"[:400]
+            )
         rig.check_resources(metrics)
     finally:
         tenant.reset()

@@ -18,6 +18,8 @@ MiB = 1 << 20
 GiB = 1 << 30
 #: The slowest `/-/healthy` answer allowed while a large answer is read and decoded.
 HEALTHY_LIMIT = 0.3
+#: Over-size answers in a row, for the memory they leave behind.
+ROUNDS = 12
 TAILS: dict[Method, bytes] = {
     "queryconfinfos": b'","retcode":"0","result":{"confs":[]}}',
     "poll": b'","retcode":"0"}',
@@ -96,3 +98,27 @@ def test_a_deflate_bomb_on_the_event_poll_is_dropped(
     body = Repeat(b'{"message":"","retcode":"0"', b" ", GiB, b"}")
     answer = Answer(body=body, encoding="deflate", framing="chunked", label="1 GiB deflate bomb")
     attack(start(make_rig, hostile_gateway), "poll", answer)
+
+
+def test_repeated_oversize_answers_do_not_grow_memory(
+    make_rig: RigFactory, hostile_gateway: HostileGateway
+) -> None:
+    """Each answer is dropped at the cap; what reading up to the cap took must be returned,
+    or a gateway that keeps answering too much grows the exporter without bound (`make fuzz`
+    saw +16 MiB of RSS kept per over-size answer, 329 MiB after a few dozen)."""
+    rig = start(make_rig, hostile_gateway)
+    big = Repeat(b'{"message":"', b"x", 20 * MiB, TAILS["queryconfinfos"])
+    endless = Endless(b'{"message":"', b"x" * 64)
+    answers = [
+        Answer(body=big, label="20 MiB"),
+        Answer(body=endless, framing="chunked", time_cap=5, byte_cap=64 * MiB, label="endless"),
+    ]
+    sizes = []
+    for n in range(ROUNDS):
+        rig.serve("g", "queryconfinfos", answers[n % 2])
+        rig.recover("g")
+        sizes.append(rig.exporter.rss())
+    growth = sizes[-1] - sizes[1]
+    shown = ", ".join(f"{s / MiB:.0f}" for s in sizes)
+    print(f"FIGURE RSS after each of {ROUNDS} over-size answers (MiB): {shown}")
+    assert growth <= 32 * MiB, f"RSS grew {growth / MiB:.0f} MiB over {ROUNDS} answers: {shown}"
