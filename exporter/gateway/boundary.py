@@ -196,6 +196,17 @@ async def read_capped(stream: _Stream, encoding: str, limit: int) -> bytes:
     """
     inflater = _inflater(encoding)
     chunks: list[bytes] = []
+    try:
+        return await _read_into(stream, inflater, encoding, limit, chunks)
+    finally:
+        # On TooLarge the traceback keeps this frame alive as long as the error is kept (in
+        # the collection, until the next one): it must not keep up to `limit` bytes with it.
+        chunks.clear()
+
+
+async def _read_into(
+    stream: _Stream, inflater: Any, encoding: str, limit: int, chunks: list[bytes]
+) -> bytes:
     wire = 0
     size = 0
     while True:

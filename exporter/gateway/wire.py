@@ -248,6 +248,11 @@ class _Connection(asyncio.BufferedProtocol):
     def _fail(self, exc: BaseException) -> None:
         if self._error is None:
             self._error = exc
+        # What was read of a failed answer (up to the cap) must not outlive it: the error
+        # travels on in the collection, and this connection object with it.
+        self._body_parts = []
+        self._body_size = 0
+        self._buffer = bytearray()
         self._keep_alive = False
         self._state = "done"
         self._wake()
