@@ -145,18 +145,17 @@ _Tails = tuple[dict[tuple[int, ...], list[str]], dict[tuple[int, ...], list[str]
 _KEPT: dict[str, dict[int, _Kept]] = {}
 
 
-@dataclass(slots=True, frozen=True)
+@dataclass(slots=True)
 class _Kept:
-    """One conference's lines of the six families that depend only on `values`."""
+    """One conference's lines of the six families that depend only on `values`, in family
+    order (`lines`: state, participants, channels, modes, start, applied; "" for an unknown
+    start or applied time), and its elapsed line with the value it was rendered from."""
 
     values: tuple[object, ...]  # (state, channel_counts, mode_counts, start, applied)
     prefix: str  # `gateway="..",conf_id=".."`
-    state: str
-    participants: str
-    channels: str
-    modes: str
-    start: str  # "" when the start time is unknown
-    applied: str  # "" when the applied duration is unknown
+    lines: tuple[str, str, str, str, str, str]
+    elapsed_value: float | None = None
+    elapsed: str = ""
 
 
 class Renderer:
@@ -241,18 +240,14 @@ class Renderer:
         Between two scrapes most conferences keep their state, participants and times, so the
         lines of the six families that depend on nothing else are kept per gateway and
         conference ID, with the values they were rendered from, and reused while those values
-        are equal (issue 18: half the render). Only the conferences of the last render are
-        kept (~1.5 KB each), once for both formats (these lines are the same in both); the
-        elapsed time, which moves every minute, is rendered every time.
+        are equal (issue 18: half the render); the elapsed line is kept with its own value (it
+        moves every minute). Only the conferences of the last render are kept (~1.5 KB each),
+        once for both formats (these lines are the same in both).
         """
         h = self._headers
-        state_lines: list[str] = []
-        participants: list[str] = []
-        channels: list[str] = []
-        modes: list[str] = []
-        starts: list[str] = []
-        applied: list[str] = []
+        rows: list[tuple[str, str, str, str, str, str]] = []
         elapsed: list[str] = []
+        append = rows.append
         durations: dict[float, str] = {}
         tails: _Tails = ({}, {})
         previous = _KEPT
@@ -269,31 +264,32 @@ class Renderer:
                 if entry is None or entry.values != values:
                     entry = _render_conference(gateway, c, values, durations, tails)
                 now[conf_id] = entry
-                state_lines.append(entry.state)
-                participants.append(entry.participants)
-                channels.append(entry.channels)
-                modes.append(entry.modes)
-                if entry.start:
-                    starts.append(entry.start)
-                if entry.applied:
-                    applied.append(entry.applied)
                 value = c.elapsed_seconds
-                if value is not None:
-                    text = durations.get(value)
-                    if text is None:
-                        text = durations[value] = fmt(value)
-                    elapsed.append(
-                        f"ccgw_conference_elapsed_duration_seconds{{{entry.prefix}}} {text}\n"
-                    )
+                if value != entry.elapsed_value:
+                    entry.elapsed_value = value
+                    if value is None:
+                        entry.elapsed = ""
+                    else:
+                        text = durations.get(value)
+                        if text is None:
+                            text = durations[value] = fmt(value)
+                        entry.elapsed = (
+                            f"ccgw_conference_elapsed_duration_seconds{{{entry.prefix}}} {text}\n"
+                        )
+                append(entry.lines)
+                elapsed.append(entry.elapsed)
         _KEPT.clear()
         _KEPT.update(kept)
+        # A conference's six kept lines per row; transposed, one column per family in the
+        # families' order. "" (no start, no applied, no elapsed time) adds nothing to the text.
+        fixed: list[tuple[str, ...]] = list(zip(*rows, strict=True)) or [()] * 6
         for metric, lines in (
-            (m.CONF_STATE, state_lines),
-            (m.CONF_PARTICIPANTS, participants),
-            (m.CONF_CHANNELS, channels),
-            (m.CONF_MODES, modes),
-            (m.CONF_START, starts),
-            (m.CONF_APPLIED, applied),
+            (m.CONF_STATE, fixed[0]),
+            (m.CONF_PARTICIPANTS, fixed[1]),
+            (m.CONF_CHANNELS, fixed[2]),
+            (m.CONF_MODES, fixed[3]),
+            (m.CONF_START, fixed[4]),
+            (m.CONF_APPLIED, fixed[5]),
             (m.CONF_ELAPSED, elapsed),
         ):
             out.append(h[metric.name])
@@ -527,7 +523,7 @@ def _render_conference(
             text = durations[value] = fmt(value)
         applied = f"ccgw_conference_applied_duration_seconds{{{p}}} {text}\n"
     state = f"ccgw_conference_state{{{p}".join(_STATE_TAILS[c.state])
-    return _Kept(values, p, state, participants, channels, modes, start, applied)
+    return _Kept(values, p, (state, participants, channels, modes, start, applied))
 
 
 def _tails(label: str, values: Sequence[str], counts: Sequence[int]) -> list[str]:
