@@ -24,7 +24,6 @@ import math
 import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import threading
@@ -34,7 +33,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import pytest
 import yaml
@@ -43,6 +42,7 @@ from prometheus_client.openmetrics.parser import (
 )
 from prometheus_client.parser import text_string_to_metric_families
 
+from ..support import Process, ProcessError, WaitTimeout, rss_bytes, wait_until
 from .gateway import (
     NOT_SIGNED_IN,
     VENDOR_NAMES,
@@ -181,9 +181,8 @@ class ExporterProcess:
         self.args = list(args)
         self.memory_limit = memory_limit
         self.log_path = workdir / "exporter.log"
-        self.popen: subprocess.Popen[bytes] | None = None
+        self.process: Process | None = None
         self.address = ""
-        self._log: IO[bytes] | None = None
 
     def start(self, timeout: float = 20.0) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True)
@@ -206,61 +205,37 @@ class ExporterProcess:
             "debug",
             *self.args,
         ]
-        self._log = self.log_path.open("ab")
-        self.popen = subprocess.Popen(
-            argv,
-            stdin=subprocess.DEVNULL,
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-            cwd=self.workdir,
-            start_new_session=True,
-        )
-        end = time.monotonic() + timeout
-        while time.monotonic() < end:
-            match = _LISTENING.search(self.log_text())
-            if match:
-                self.address = match.group(1)
-                return
-            if self.popen.poll() is not None:
-                break
-            time.sleep(0.02)
-        raise RuntimeError(f"the exporter did not start:\n{self.log_tail()}")
+        self.process = Process("exporter", argv, self.log_path, cwd=self.workdir).start()
+        try:
+            self.address = self.process.wait_listening(timeout)
+        except ProcessError as error:
+            raise RuntimeError(f"the exporter did not start: {error}") from None
+
+    @property
+    def popen(self) -> subprocess.Popen[bytes] | None:
+        return None if self.process is None else self.process.popen
 
     @property
     def pid(self) -> int:
-        assert self.popen is not None
-        return self.popen.pid
+        assert self.process is not None
+        return self.process.pid
 
     def alive(self) -> bool:
-        return self.popen is not None and self.popen.poll() is None
+        return self.process is not None and self.process.running
 
     def terminate(self, grace: float = STOP_GRACE) -> tuple[int, float]:
         """SIGTERM; (exit status, seconds to exit). SIGKILL after `grace` (status -9)."""
-        assert self.popen is not None
-        started = time.monotonic()
-        if self.popen.poll() is None:
-            self.popen.send_signal(signal.SIGTERM)
-            try:
-                self.popen.wait(grace)
-            except subprocess.TimeoutExpired:
-                self.popen.kill()
-                self.popen.wait(5)
-        status = self.popen.returncode
-        if self._log is not None:
-            self._log.close()
-            self._log = None
-        return status, time.monotonic() - started
+        assert self.process is not None
+        stopped = self.process.stop(grace)
+        return stopped.status, stopped.seconds
 
     def stop(self) -> None:
-        if self.popen is not None:
+        if self.process is not None:
             with contextlib.suppress(Exception):
                 self.terminate()
 
     def log_text(self) -> str:
-        try:
-            return self.log_path.read_text(encoding="utf-8", errors="replace")
-        except OSError:
-            return ""
+        return "" if self.process is None else self.process.log_text()
 
     def log_tail(self, lines: int = 40) -> str:
         return "\n".join(self.log_text().splitlines()[-lines:])
@@ -268,11 +243,9 @@ class ExporterProcess:
     def rss(self) -> int:
         """Resident set size in bytes (0 once the process is gone)."""
         try:
-            status = Path(f"/proc/{self.pid}/status").read_text(encoding="ascii")
+            return rss_bytes(self.pid)
         except OSError:
             return 0
-        match = re.search(r"VmRSS:\s+(\d+) kB", status)
-        return int(match.group(1)) * 1024 if match else 0
 
     # -- HTTP ----------------------------------------------------------------------------------
 
@@ -782,20 +755,6 @@ def run_concurrently(scenarios: Mapping[str, Callable[[], None]]) -> None:
         raise AssertionError(
             "\n\n".join(f"[{name}] {type(e).__name__}: {e}" for name, e in failures.items())
         )
-
-
-class WaitTimeout(AssertionError):
-    """A condition did not hold in time (as opposed to a check that failed on the way)."""
-
-
-def wait_until(condition: Callable[[], bool], timeout: float, what: str) -> float:
-    """Seconds until `condition` held; WaitTimeout naming `what` after `timeout`."""
-    started = time.monotonic()
-    while not condition():
-        if time.monotonic() - started > timeout:
-            raise WaitTimeout(f"{what}: not within {timeout:g}s")
-        time.sleep(0.02)
-    return time.monotonic() - started
 
 
 def _short(error: BaseException) -> str:
