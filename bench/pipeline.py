@@ -68,7 +68,7 @@ def render(renderer: Renderer, collection: Collection, counters: Counters) -> by
         methods=counters.methods,
         discovery_failures=counters.discovery_failures,
     )
-    return "".join(renderer.render([view])).encode()
+    return b"".join(renderer.render_bytes([view]))
 
 
 def scrape(renderer: Renderer, answers: Answers, counters: Counters) -> bytes:

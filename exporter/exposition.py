@@ -153,9 +153,9 @@ class _Kept:
 
     values: tuple[object, ...]  # (state, channel_counts, mode_counts, start, applied)
     prefix: str  # `gateway="..",conf_id=".."`
-    lines: tuple[str, str, str, str, str, str]
+    lines: tuple[bytes, bytes, bytes, bytes, bytes, bytes]  # UTF-8
     elapsed_value: float | None = None
-    elapsed: str = ""
+    elapsed: bytes = b""
 
 
 class Renderer:
@@ -167,6 +167,34 @@ class Renderer:
 
     def render(self, views: Sequence[GatewayView]) -> list[str]:
         """Text chunks (join them); the OpenMetrics `# EOF` is the caller's, after extras."""
+        head, families, tail = self._parts(views)
+        out = head
+        for header, lines in families:
+            out.append(header)
+            out.extend(line.decode() for line in lines)
+        out.extend(tail)
+        return out
+
+    def render_bytes(self, views: Sequence[GatewayView]) -> list[bytes]:
+        """The same text as `render`, as UTF-8 chunks (`b"".join` them).
+
+        The per-conference lines are kept encoded (see `_conferences`), so a large body is
+        built once, as bytes, instead of as one string and then again as its encoding: at
+        10,000 conferences two 11 MB buffers less per scrape (issue 18).
+        """
+        head, families, tail = self._parts(views)
+        out = ["".join(head).encode()]
+        for header, lines in families:
+            out.append(header.encode())
+            out.extend(lines)
+        out.append("".join(tail).encode())
+        return out
+
+    def _parts(
+        self, views: Sequence[GatewayView]
+    ) -> tuple[list[str], list[tuple[str, Sequence[bytes]]], list[str]]:
+        """What precedes the per-conference families, those families (header and encoded
+        lines), and what follows them."""
         out: list[str] = []
         h = self._headers
         simple = (
@@ -221,14 +249,15 @@ class Renderer:
             f"ccgw_collection_skipped_entries{{{v._prefix}}} {v.collection.skipped_entries}\n"
             for v in views
         )
-        self._conferences(out, views)
-        self._participants(out, views)
-        self._counters(out, views)
-        return out
+        families = self._conferences(views)
+        tail: list[str] = []
+        self._participants(tail, views)
+        self._counters(tail, views)
+        return out, families, tail
 
     # -- per conference ------------------------------------------------------------------------
 
-    def _conferences(self, out: list[str], views: Sequence[GatewayView]) -> None:
+    def _conferences(self, views: Sequence[GatewayView]) -> list[tuple[str, Sequence[bytes]]]:
         """The hot loop: 15 series per conference, for thousands of conferences.
 
         One pass over the conferences fills one list per family (the output must be grouped by
@@ -245,8 +274,8 @@ class Renderer:
         once for both formats (these lines are the same in both).
         """
         h = self._headers
-        rows: list[tuple[str, str, str, str, str, str]] = []
-        elapsed: list[str] = []
+        rows: list[tuple[bytes, bytes, bytes, bytes, bytes, bytes]] = []
+        elapsed: list[bytes] = []
         append = rows.append
         durations: dict[float, str] = {}
         tails: _Tails = ({}, {})
@@ -268,32 +297,30 @@ class Renderer:
                 if value != entry.elapsed_value:
                     entry.elapsed_value = value
                     if value is None:
-                        entry.elapsed = ""
+                        entry.elapsed = b""
                     else:
                         text = durations.get(value)
                         if text is None:
                             text = durations[value] = fmt(value)
                         entry.elapsed = (
                             f"ccgw_conference_elapsed_duration_seconds{{{entry.prefix}}} {text}\n"
-                        )
+                        ).encode()
                 append(entry.lines)
                 elapsed.append(entry.elapsed)
         _KEPT.clear()
         _KEPT.update(kept)
         # A conference's six kept lines per row; transposed, one column per family in the
-        # families' order. "" (no start, no applied, no elapsed time) adds nothing to the text.
-        fixed: list[tuple[str, ...]] = list(zip(*rows, strict=True)) or [()] * 6
-        for metric, lines in (
-            (m.CONF_STATE, fixed[0]),
-            (m.CONF_PARTICIPANTS, fixed[1]),
-            (m.CONF_CHANNELS, fixed[2]),
-            (m.CONF_MODES, fixed[3]),
-            (m.CONF_START, fixed[4]),
-            (m.CONF_APPLIED, fixed[5]),
-            (m.CONF_ELAPSED, elapsed),
-        ):
-            out.append(h[metric.name])
-            out.extend(lines)
+        # families' order. b"" (no start, no applied, no elapsed time) adds nothing.
+        fixed: list[tuple[bytes, ...]] = list(zip(*rows, strict=True)) or [()] * 6
+        return [
+            (h[m.CONF_STATE.name], fixed[0]),
+            (h[m.CONF_PARTICIPANTS.name], fixed[1]),
+            (h[m.CONF_CHANNELS.name], fixed[2]),
+            (h[m.CONF_MODES.name], fixed[3]),
+            (h[m.CONF_START.name], fixed[4]),
+            (h[m.CONF_APPLIED.name], fixed[5]),
+            (h[m.CONF_ELAPSED.name], elapsed),
+        ]
 
     # -- per participant (opt-in) --------------------------------------------------------------
 
@@ -523,7 +550,8 @@ def _render_conference(
             text = durations[value] = fmt(value)
         applied = f"ccgw_conference_applied_duration_seconds{{{p}}} {text}\n"
     state = f"ccgw_conference_state{{{p}".join(_STATE_TAILS[c.state])
-    return _Kept(values, p, (state, participants, channels, modes, start, applied))
+    lines = (state, participants, channels, modes, start, applied)
+    return _Kept(values, p, tuple(line.encode() for line in lines))  # type: ignore[arg-type]
 
 
 def _tails(label: str, values: Sequence[str], counts: Sequence[int]) -> list[str]:

@@ -76,21 +76,22 @@ class Exporter:
         key = (openmetrics, exporter_wide)
         body = self._bodies.get(key, views)
         if body is None:
-            body = self._render(views, openmetrics, exporter_wide).encode()
+            body = self._render(views, openmetrics, exporter_wide)
             self._bodies.put(key, views, body)
         return body
 
-    def _render(self, views: list[GatewayView], openmetrics: bool, exporter_wide: bool) -> str:
-        chunks = self._renderers[openmetrics].render(views)
+    def _render(self, views: list[GatewayView], openmetrics: bool, exporter_wide: bool) -> bytes:
+        # As bytes from the start: the body is built once (issue 18, exposition.render_bytes).
+        chunks = self._renderers[openmetrics].render_bytes(views)
         if exporter_wide:
             if openmetrics:
-                extra = prom_om.generate_latest(self.registry).decode()  # type: ignore[no-untyped-call]
-                chunks.append(extra.removesuffix("# EOF\n"))
+                extra = prom_om.generate_latest(self.registry)  # type: ignore[no-untyped-call]
+                chunks.append(extra.removesuffix(b"# EOF\n"))
             else:
-                chunks.append(prom_text.generate_latest(self.registry).decode())
+                chunks.append(prom_text.generate_latest(self.registry))
         if openmetrics:
-            chunks.append("# EOF\n")
-        return "".join(chunks)
+            chunks.append(b"# EOF\n")
+        return b"".join(chunks)
 
 
 def _view(target: GatewayTarget, collection: Collection) -> GatewayView:
