@@ -21,8 +21,8 @@ takes the lenient path (`models.py`), which stays the one definition of the beha
 - strings that `boundary.safe_text` / `label_text` would change: anything but printable ASCII,
   a message over `TEXT_LIMIT` or an address over `LABEL_LIMIT` characters, lone surrogates;
 - anything that is not JSON to msgspec (it is stricter than `json`: it refuses `NaN`, a BOM,
-  invalid surrogate escapes, which `json` accepts; there is no input `json` refuses and
-  msgspec accepts for these types).
+  lone surrogate escapes, which `json` accepts; an input `json` refuses and msgspec accepts
+  for these types is what the differential test would find).
 
 msgspec rather than orjson or the standard library: it validates the schema while it decodes,
 so a refusal costs nothing extra and an acceptance leaves no checking to Python; see
