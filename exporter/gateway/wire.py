@@ -46,7 +46,7 @@ from yarl import URL
 from .boundary import TooLarge
 
 KEEPALIVE: Final = 30.0
-INBOX: Final = 64 * 1024  # per connection: what one read may decrypt into
+INBOX: Final = 64 * 1024  # per pool: what one read may decrypt into
 MAX_HEAD: Final = 64 * 1024  # status line and headers together
 MAX_LINE: Final = 8190  # one header line or chunk-size line (aiohttp's default line limit)
 MAX_HEADERS: Final = 128  # aiohttp's default
@@ -109,18 +109,19 @@ class WireResponse(HeadersMixin):
 class _Connection(asyncio.BufferedProtocol):
     """One keep-alive connection and the response in flight on it.
 
-    A buffered protocol: asyncio's TLS layer then decrypts straight into `_inbox` instead of
+    A buffered protocol: asyncio's TLS layer then decrypts straight into `inbox` instead of
     allocating a 256 KiB bytes object per read (with the exporter's fixed mmap threshold,
     memtune.py, that was an mmap, page faults and an munmap for every answer).
     """
 
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(self, loop: asyncio.AbstractEventLoop, inbox: memoryview) -> None:
         self._loop = loop
         self.transport: asyncio.Transport | None = None
         self.closed = False
         self.idle_since = 0.0
-        self._inbox = bytearray(INBOX)
-        self._inbox_view = memoryview(self._inbox)
+        # The pool's one buffer: a read is copied out of it before the next read can come
+        # (buffer_updated runs at once), so the connections share it and it stays in cache.
+        self._inbox_view = inbox
         self._buffer = bytearray()
         self._waiter: asyncio.Future[Any] | None = None
         self._timer: asyncio.TimerHandle | None = None
@@ -495,6 +496,7 @@ class WirePool:
         self.jar = self._jar = cookie_jar
         self._fixed = f"User-Agent: {user_agent}\r\nAccept: */*\r\n"
         self._limit = limit
+        self._inbox = memoryview(bytearray(INBOX))
         self._targets: dict[str, URL] = {}
         self._idle: list[_Connection] = []
         self._slots = asyncio.Semaphore(size)
@@ -579,7 +581,7 @@ class WirePool:
             conn.abort()
         _, conn = await asyncio.wait_for(
             loop.create_connection(
-                lambda: _Connection(loop),
+                lambda: _Connection(loop, self._inbox),
                 self._host,
                 self._port,
                 ssl=self._ssl,
