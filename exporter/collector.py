@@ -29,6 +29,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import operator
 import ssl
 import time
 from collections.abc import Iterable
@@ -118,10 +119,6 @@ def scrape_timeout(configured: float, header: str | None) -> float:
     return max(MIN_TIMEOUT, timeout)
 
 
-@dataclass(slots=True)
-class _Known:
-    conference: Conference
-    seen_at: float  # loop time of the last answer that had it
 
 
 class _Deadline:
@@ -196,7 +193,9 @@ class GatewayTarget:
         self.discovery_failures = 0
         self._discovery_error: str | None = None
         self._discovery_paused_until = 0.0
-        self._known: dict[int, _Known] = {}
+        # Every conference seen and not yet ended, with the loop time of the last answer that
+        # had it (a tuple, not an object: 10,000 of them are rewritten every collection).
+        self._known: dict[int, tuple[Conference, float]] = {}
         self._in_flight: asyncio.Future[Collection] | None = None
         self._deadline: _Deadline | None = None
         self._last_done = 0.0  # loop time at which `last` ended
@@ -365,6 +364,7 @@ class GatewayTarget:
         result.requested = len(ordered)
         fresh: list[Conference] = []
         gone: list[int] = []
+        found: set[int] = set()
         if ordered:
             answer = await self.client.queryConfInfos(
                 ordered,
@@ -395,15 +395,15 @@ class GatewayTarget:
         elif discovery_note:
             result.error = discovery_note
         now = loop.time()
-        for conference in fresh:
-            self._known[conference.conf_id] = _Known(conference, now)
+        known = self._known
+        known.update((c.conf_id, (c, now)) for c in fresh)
         for conf_id in gone:
-            self._known.pop(conf_id, None)
+            known.pop(conf_id, None)
         self.activity.update(fresh, gone, complete=complete)
         result.conferences = list(fresh)
         # Known and not in this answer: in a failed or unasked batch, or beyond max_ids.
-        fresh_ids = {c.conf_id for c in fresh}
-        self._serve_stale(result, [i for i in self._known if i not in fresh_ids], now)
+        if len(known) > len(found):
+            self._serve_stale(result, [i for i in known if i not in found], now)
         result.signed_in = session.signed_in
         # With nothing to ask, the live session is the proof the gateway is reachable.
         result.up = session.signed_in and (succeeded > 0 or result.failed_requests == 0)
@@ -433,13 +433,14 @@ class GatewayTarget:
         oldest = 0.0
         stale = 0
         for conf_id in sorted(candidates):
-            known = self._known.get(conf_id)
-            if known is None:
+            entry = self._known.get(conf_id)
+            if entry is None:
                 continue
-            age = now - known.seen_at
+            conference, seen_at = entry
+            age = now - seen_at
             if age > keep:
                 continue
-            result.conferences.append(known.conference)
+            result.conferences.append(conference)
             stale += 1
             oldest = max(oldest, age)
         result.stale = stale
@@ -448,7 +449,7 @@ class GatewayTarget:
     def _detail(self, result: Collection) -> None:
         conf = self.config.conferences
         cap = conf.max_conferences if conf.per_conference_metrics else 0
-        detailed = sorted(result.conferences, key=_conf_id)
+        detailed = sorted(result.conferences, key=_CONF_ID)
         result.truncated = max(0, len(detailed) - cap)
         result.detailed = detailed[:cap]
 
@@ -509,5 +510,4 @@ def _copy(last: Collection, *, age: float) -> Collection:
     return dataclasses.replace(last, age=age)
 
 
-def _conf_id(conference: Conference) -> int:
-    return conference.conf_id
+_CONF_ID = operator.attrgetter("conf_id")
