@@ -1,3 +1,3 @@
 """ccgw-exporter: Prometheus exporter for conferences on Huawei CC-Gateway."""
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
