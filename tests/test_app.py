@@ -4,6 +4,7 @@ API off unless asked for, the listener's metrics, and a taken port reported as s
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -30,12 +31,15 @@ async def test_a_flood_of_reloads_runs_a_few_and_everyone_gets_the_answer() -> N
 
     reloader = Reloader(reload, min_interval=0.2)
     asked: list[asyncio.Future[bool]] = []
-    for _ in range(50):  # 500 requests over half a second
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    for _ in range(50):  # 500 requests over half a second (longer on a loaded machine)
         asked += [asyncio.ensure_future(reloader()) for _ in range(10)]
         await asyncio.sleep(0.01)
+    asking = loop.time() - started
     assert all(await asyncio.gather(*asked))
     # Requests share the run that starts next; runs start at most once per min_interval.
-    assert 2 <= len(runs) <= 4
+    assert 2 <= len(runs) <= asking / 0.2 + 2, (len(runs), asking)
     gaps = [later - earlier for earlier, later in itertools.pairwise(runs)]
     assert min(gaps) >= 0.2 - 0.01
 
@@ -136,8 +140,9 @@ async def test_reload_over_http_is_off_by_default_and_on_with_the_flag(serve: Se
 
 async def test_the_listener_is_in_the_exporters_own_metrics(serve: Serve) -> None:
     base = await serve(limits=Limits(header_timeout=0.2))
-    _, writer = await asyncio.open_connection(*base.removeprefix("http://").split(":"))
-    await asyncio.sleep(0.5)  # past the header timeout
+    reader, writer = await asyncio.open_connection(*base.removeprefix("http://").split(":"))
+    with contextlib.suppress(ConnectionError):  # dropped once the header timeout has passed
+        assert await asyncio.wait_for(reader.read(), 30) == b""
     writer.close()
     async with aiohttp.ClientSession() as http, http.get(base + "/metrics") as resp:
         text = await resp.text()

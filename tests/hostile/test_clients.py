@@ -27,7 +27,6 @@ import json
 import os
 import re
 import secrets
-import subprocess
 import sys
 import threading
 import time
@@ -43,6 +42,7 @@ import yaml
 from ccgw_simulator import GatewaySimulator, SimulatorConfig
 
 from ..conftest import INSPECTOR
+from ..support import Process, ProcessError, WaitTimeout, wait_until
 
 LONG = os.environ.get("CCGW_HOSTILE_LONG") == "1"
 ATTACK_SECONDS = 30.0 if LONG else 4.0
@@ -95,8 +95,7 @@ def gateway() -> Iterator[SimulatorThread]:
 
 @dataclass
 class Exporter:
-    proc: subprocess.Popen[bytes]
-    log_path: Path
+    process: Process
     host: str
     port: int
     auth: bool = False
@@ -106,13 +105,10 @@ class Exporter:
         return f"http://{self.host}:{self.port}"
 
     def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
+        return self.process.log_text()
 
     def rss_mib(self) -> float:
-        status = Path(f"/proc/{self.proc.pid}/status").read_text()
-        match = re.search(r"VmRSS:\s+(\d+) kB", status)
-        assert match
-        return int(match.group(1)) / 1024
+        return self.process.rss_bytes() / 2**20
 
     def metric(self, name: str, **labels: str) -> float:
         headers = {"Authorization": GOOD} if self.auth else {}
@@ -125,14 +121,7 @@ class Exporter:
         return float(match.group(1))
 
     def stop(self) -> int:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
-        return self.proc.returncode
+        return self.process.stop(grace=15).status
 
 
 ExporterFactory = Callable[..., Exporter]
@@ -168,24 +157,16 @@ def start_exporter(gateway: SimulatorThread, tmp_path: Path) -> Iterator[Exporte
             web = tmp_path / "web.yaml"
             web.write_text(yaml.safe_dump(web_config))
             argv += ["--web.config.file", str(web)]
-        log_path = tmp_path / f"exporter{len(started)}.log"
-        with log_path.open("wb") as log:
-            proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log,
-                                    stderr=subprocess.STDOUT)  # fmt: skip
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            found = re.search(r"msg=listening address=(\S+):(\d+)", log_path.read_text())
-            if found:
-                exporter = Exporter(proc, log_path, found.group(1), int(found.group(2)),
-                                    auth=web_config is not None)  # fmt: skip
-                started.append(exporter)
-                wait_until_up(exporter, web_config)
-                return exporter
-            if proc.poll() is not None:
-                break
-            time.sleep(0.05)
-        proc.kill()
-        pytest.fail("exporter did not start:\n" + log_path.read_text())
+        process = Process("exporter", argv, tmp_path / f"exporter{len(started)}.log").start()
+        try:
+            host, _, port = process.wait_listening(timeout=30).rpartition(":")
+        except ProcessError as error:
+            process.stop()
+            pytest.fail(f"exporter did not start: {error}")
+        exporter = Exporter(process, host, int(port), auth=web_config is not None)
+        started.append(exporter)
+        wait_until_up(exporter, web_config)
+        return exporter
 
     yield start
     for exporter in started:
@@ -196,13 +177,15 @@ def start_exporter(gateway: SimulatorThread, tmp_path: Path) -> Iterator[Exporte
 
 def wait_until_up(exporter: Exporter, web_config: dict[str, Any] | None) -> None:
     headers = {"Authorization": GOOD} if web_config else {}
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline:
+
+    def up() -> bool:
         status, body, _ = request(exporter.host, exporter.port, "/metrics", headers)
-        if status == 200 and 'ccgw_up{gateway="gw"} 1' in body:
-            return
-        time.sleep(0.1)
-    pytest.fail("exporter not up:\n" + exporter.log()[-3000:])
+        return status == 200 and 'ccgw_up{gateway="gw"} 1' in body
+
+    try:
+        wait_until(up, 30, "gateway up", interval=0.1, alive=exporter.process.check_alive)
+    except (WaitTimeout, ProcessError) as error:
+        pytest.fail(f"exporter not up: {error}\n" + exporter.log()[-3000:])
 
 
 # --------------------------------------------------------------------------------------------
