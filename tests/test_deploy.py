@@ -24,7 +24,6 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -57,6 +56,7 @@ from .deploy.formats import (
     unit_directives,
     values,
 )
+from .support import Process, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # prometheus/ (used by tests/e2e/configs.py) is not installed
@@ -649,33 +649,18 @@ def test_compose_exporter_config_is_valid_and_points_at_the_simulator(tmp_path: 
 
 
 @contextlib.contextmanager
-def process(argv: list[str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
-        )
-        try:
-            yield proc
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(5)
+def process(argv: list[str], log: Path) -> Iterator[Process]:
+    """`argv` running, its output in `log`; stopped (SIGTERM, then SIGKILL) on the way out."""
+    proc = Process(Path(argv[0]).name, argv, log).start()
+    try:
+        yield proc
+    finally:
+        proc.stop(grace=10)
 
 
-def wait_for_log(
-    log: Path, pattern: str, proc: subprocess.Popen[bytes], timeout: float = 20
-) -> str:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        match = re.search(pattern, log.read_text(errors="replace"))
-        if match:
-            return match.group(1)
-        assert proc.poll() is None, log.read_text(errors="replace")
-        time.sleep(0.05)
-    raise AssertionError(f"{pattern!r} not in {log}:\n{log.read_text(errors='replace')}")
+def wait_for_log(log: Path, pattern: str, proc: Process, timeout: float = 30) -> str:
+    """The first group of `pattern` once the process has logged it."""
+    return proc.wait_for_line(re.compile(pattern), timeout).group(1)
 
 
 def http_get(url: str) -> tuple[int, str]:
@@ -715,10 +700,7 @@ def test_compose_demo_runs_on_loopback(tmp_path: Path) -> None:
                 exporter_proc,
             )
             base = f"http://{address}"
-            end = time.monotonic() + 20
-            while http_get(f"{base}/-/ready")[0] != 200:
-                assert time.monotonic() < end, http_get(f"{base}/-/ready")
-                time.sleep(0.1)
+            exporter_proc.wait_for_http(f"{base}/-/ready", timeout=30)
             status, text = http_get(f"{base}/metrics")
             assert status == 200
             assert re.search(r'^ccgw_up\{gateway="demo"\} 1(\.0)?$', text, re.M), text[:2000]
@@ -1102,12 +1084,6 @@ def hashmod(value: str, modulus: int) -> int:
     return int.from_bytes(hashlib.md5(value.encode()).digest()[8:], "big") % modulus
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def test_probe_relabeling_in_a_real_prometheus(tmp_path: Path) -> None:
     """The examples' relabeling, run by Prometheus itself on discovered targets: each gateway
     is probed at the exporter that serves it, Kubernetes pods are picked by their labels, and
@@ -1175,7 +1151,7 @@ def test_probe_relabeling_in_a_real_prometheus(tmp_path: Path) -> None:
         end = time.monotonic() + 20
         # Discovery hands targets over every 5 s; wait until every job has its own.
         while set(found) != {j["job_name"] for j in jobs}:
-            assert proc.poll() is None, log.read_text()
+            proc.check_alive()
             assert time.monotonic() < end, (found, log.read_text()[-2000:])
             time.sleep(0.2)
             with contextlib.suppress(OSError):

@@ -9,7 +9,6 @@ import asyncio
 import os
 import secrets
 import shutil
-import socket
 import ssl
 import subprocess
 import sys
@@ -39,6 +38,7 @@ from exporter.webconfig import (
 )
 
 from .conftest import INSPECTOR, SimFactory, wait_for
+from .support import free_port
 
 basic = aiohttp.encode_basic_auth
 USER = "prometheus"
@@ -926,12 +926,6 @@ def test_the_example_is_valid(tmp_path: Path, pki: PKI) -> None:
     assert loaded.config.tls is not None
     assert loaded.config.tls.client_auth_type == "RequireAndVerifyClientCert"
     assert [u.name for u in loaded.config.basic_auth_users] == ["prometheus"]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.mark.e2e
