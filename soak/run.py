@@ -27,7 +27,6 @@ import asyncio
 import contextlib
 import json
 import logging
-import os
 import re
 import signal
 import sys
@@ -43,6 +42,12 @@ import yaml
 
 from ccgw_simulator import GatewaySimulator, SimulatorConfig
 from ccgw_simulator.config import FaultConfig
+
+# Run as a script (`python soak/run.py`): the checkout's tests/support is not installed.
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+from tests.support import Process, open_fds, rss_bytes  # noqa: E402
 
 SCRAPE_TIMEOUT = 3.0  # X-Prometheus-Scrape-Timeout-Seconds
 PASSWORD_ENV = "CCGW_SOAK_PASSWORD"
@@ -75,16 +80,6 @@ class Scrapes:
     failures: list[str] = field(default_factory=list)
 
 
-def proc_status(pid: int) -> tuple[int, int]:
-    """(RSS in KiB, open file descriptors) of a process, from /proc."""
-    rss = 0
-    with open(f"/proc/{pid}/status", encoding="ascii") as handle:
-        for line in handle:
-            if line.startswith("VmRSS:"):
-                rss = int(line.split()[1])
-    return rss, len(os.listdir(f"/proc/{pid}/fd"))
-
-
 def gauge(text: str, name: str) -> float:
     """Sum of a family's samples in a text exposition."""
     total = 0.0
@@ -101,17 +96,14 @@ class Soak:
         self.workdir = workdir
         self.interval = interval
         self.sims: dict[str, GatewaySimulator] = {}
-        self.proc: asyncio.subprocess.Process | None = None
+        self.proc: Process | None = None
         self.url = ""
-        self.log_lines = 0
-        self.log_tail: list[str] = []
         self.scrapes = Scrapes()
         self.snapshots: list[Snapshot] = []
         self.started = time.monotonic()
         self.last_text = ""
         self.config_path = workdir / "config.yaml"
         self.ghost = False  # whether the reload phase has added the unreachable gateway
-        self._drainer: asyncio.Future[None] | None = None
 
     async def start_gateways(self) -> None:
         # idle_signout 30 s: a session a re-sign-in left behind on the other cluster node
@@ -152,34 +144,15 @@ class Soak:
 
     async def start_exporter(self) -> None:
         self.write_config()
-        env = {**os.environ, PASSWORD_ENV: PASSWORD}
-        self.proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "exporter.cli", "--config.file", str(self.config_path),
-            "--web.listen-address", "127.0.0.1:0", "--web.enable-lifecycle", env=env,
-            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
-        )  # fmt: skip
-        assert self.proc.stderr is not None
-        while not self.url:
-            raw = await asyncio.wait_for(self.proc.stderr.readline(), 20)
-            if not raw:
-                raise SystemExit("exporter exited before listening")
-            self._log(raw)
-            match = re.search(rb"msg=listening .*address=(\S+)", raw)
-            if match:
-                self.url = "http://" + match.group(1).decode()
-        self._drainer = asyncio.ensure_future(self._drain())
+        argv = [sys.executable, "-m", "exporter.cli", "--config.file", str(self.config_path),
+                "--web.listen-address", "127.0.0.1:0", "--web.enable-lifecycle"]  # fmt: skip
+        self.proc = Process("exporter", argv, self.workdir / "exporter.log",
+                            env={PASSWORD_ENV: PASSWORD}).start()  # fmt: skip
+        self.url = "http://" + await self.proc.await_listening(timeout=30)
 
-    def _log(self, raw: bytes) -> None:
-        self.log_lines += 1
-        self.log_tail = [*self.log_tail[-19:], raw.decode(errors="replace").rstrip()]
-        with open(self.workdir / "exporter.log", "ab") as handle:
-            handle.write(raw)
-
-    async def _drain(self) -> None:
-        assert self.proc is not None
-        assert self.proc.stderr is not None
-        async for raw in self.proc.stderr:
-            self._log(raw)
+    @property
+    def log_lines(self) -> int:
+        return 0 if self.proc is None else self.proc.log_text().count("\n")
 
     async def scrape(self, http: aiohttp.ClientSession) -> None:
         self.scrapes.total += 1
@@ -212,7 +185,7 @@ class Soak:
 
     def snapshot(self) -> Snapshot:
         assert self.proc is not None
-        rss, fds = proc_status(self.proc.pid)
+        rss, fds = rss_bytes(self.proc.pid) // 1024, open_fds(self.proc.pid)
         held = sum(1 for sim in self.sims.values() for node in sim.nodes if "153" in node.sessions)
         snap = Snapshot(
             at=round(time.monotonic() - self.started, 1),
@@ -228,10 +201,8 @@ class Soak:
     async def stop_exporter(self) -> tuple[int, float, int]:
         """SIGTERM; (exit code, seconds to exit, sessions still held by the gateways)."""
         assert self.proc is not None
-        started = time.monotonic()
-        self.proc.send_signal(signal.SIGTERM)
-        code = await asyncio.wait_for(self.proc.wait(), 15)
-        took = time.monotonic() - started
+        stopped = await self.proc.await_stop(grace=15)  # killed after 15 s: -9, a failure
+        code, took = stopped.status, stopped.seconds
         held = sum(1 for sim in self.sims.values() for node in sim.nodes if len(node.sessions))
         return code, took, held
 
@@ -419,9 +390,8 @@ async def run(minutes: float, interval: float, fault_seconds: float, healthy_sec
         last = await settle(soak, max(5.0, healthy_seconds))
     except BaseException:
         # Interrupted (Ctrl-C, an error): leave no exporter process behind.
-        if soak.proc is not None and soak.proc.returncode is None:
-            soak.proc.kill()
-            await soak.proc.wait()
+        if soak.proc is not None:
+            await soak.proc.await_stop(grace=0)
         raise
     finally:
         stop.set()

@@ -41,7 +41,7 @@ time.sleep(60)
 
 
 def child(tmp_path: Path, mode: str = "polite") -> Process:
-    return Process("child", [sys.executable, "-c", CHILD, mode], tmp_path / "child.log").start()
+    return Process("child", [sys.executable, "-c", CHILD, mode], tmp_path / f"{mode}.log").start()
 
 
 def test_free_port_is_bindable() -> None:
@@ -135,3 +135,14 @@ def test_proc_readings_of_this_process() -> None:
     assert rss_bytes(pid) > 1 << 20
     assert cpu_seconds(pid) > 0
     assert open_fds(pid) >= 3
+
+
+async def test_await_stop_leaves_the_loop_free_while_the_child_exits(tmp_path: Path) -> None:
+    process = child(tmp_path)
+    await process.await_listening(timeout=30)
+    stopped = await process.await_stop(grace=10)
+    assert (stopped.status, stopped.killed) == (-15, False)
+    stubborn = child(tmp_path, "stubborn")
+    await stubborn.await_listening(timeout=30)
+    stopped = await stubborn.await_stop(grace=0.2)
+    assert (stopped.status, stopped.killed) == (-9, True)

@@ -14,6 +14,7 @@ spurious failure.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import re
 import signal
@@ -265,6 +266,29 @@ class Process:
                 self.popen.wait()
                 killed = True
         return Stopped(self.popen.returncode, time.monotonic() - started, killed)
+
+    async def await_stop(self, grace: float = 5.0) -> Stopped:
+        """`stop` without blocking the event loop: for a child that needs this loop to stop
+        (an exporter signing out from a gateway simulated in the same process)."""
+        if self.popen is None:
+            return Stopped(0, 0.0, False)
+        started = time.monotonic()
+        killed = False
+        popen = self.popen
+        if popen.poll() is None:
+            popen.send_signal(signal.SIGTERM)
+            with contextlib.suppress(WaitTimeout):
+                await await_until(lambda: popen.poll() is not None, grace, interval=POLL)
+            if popen.poll() is None:
+                popen.kill()
+                killed = True
+                await await_until(lambda: popen.poll() is not None, 60.0, interval=POLL)
+        return Stopped(self.popen.returncode, time.monotonic() - started, killed)
+
+    def send_signal(self, signum: int) -> None:
+        if self.popen is None:
+            raise ProcessError(f"{self.name} was never started")
+        self.popen.send_signal(signum)
 
     def rss_bytes(self) -> int:
         return rss_bytes(self.pid)
