@@ -9,6 +9,7 @@ import aiohttp
 
 from ccgw_simulator import GatewaySimulator
 
+from ..support import await_until
 from .wire import AGENT, Gateway, StartSim
 
 
@@ -51,12 +52,13 @@ async def test_join_and_leave_events_for_an_agent(
     guid = await gw.drain(AGENT[0], await gw.sign_in(*AGENT))
     conf_id = sim.population.add_conference()
     waiting = asyncio.create_task(gw.poll("154", guid))
+    await await_until(lambda: sim.stats.in_flight["getAgentEvent"] == 1, 10, "poll held")
     await asyncio.sleep(0.1)
     assert not waiting.done()  # held: nothing for 154 yet
     start = time.monotonic()
     sim.population.add_participant(conf_id, "154", addressType="9")
     reply = await waiting
-    assert time.monotonic() - start < 0.5  # a held poll wakes up for the event
+    assert time.monotonic() - start < 2.5  # a held poll wakes up for the event (hold: 5 s)
     assert reply.body["event"] == {
         "eventType": "AgentConf_SelfJoinResult",
         "workNo": "154",
@@ -107,9 +109,9 @@ async def test_signout_during_a_held_poll_answers_100_006(
     gw = Gateway(sim, http)
     guid = await gw.drain("153", await gw.sign_in())
     waiting = asyncio.create_task(gw.poll("153", guid))
-    await asyncio.sleep(0.1)
+    await await_until(lambda: sim.stats.in_flight["getAgentEvent"] == 1, 10, "poll held")
     sim.restart()
-    reply = await asyncio.wait_for(waiting, 1.0)
+    reply = await asyncio.wait_for(waiting, 2.5)  # at once, not at the end of the 5 s hold
     assert reply.retcode == "100-006"
 
 
@@ -118,7 +120,7 @@ async def test_stop_releases_held_polls(start_sim: StartSim, http: aiohttp.Clien
     gw = Gateway(sim, http)
     guid = await gw.drain("153", await gw.sign_in())
     waiting = asyncio.create_task(gw.poll("153", guid))
-    await asyncio.sleep(0.1)
+    await await_until(lambda: sim.stats.in_flight["getAgentEvent"] == 1, 10, "poll held")
     start = time.monotonic()
     await sim.stop()
     assert time.monotonic() - start < 2.0

@@ -11,6 +11,7 @@ import pytest
 
 from ccgw_simulator import FaultConfig, FaultRule, GatewaySimulator
 
+from ..support import await_until
 from .wire import Gateway, StartSim
 
 
@@ -102,11 +103,11 @@ async def test_malformed_json_with_200(sim: GatewaySimulator, gw: Gateway) -> No
 async def test_slow_answer_blocks_nothing_else(sim: GatewaySimulator, gw: Gateway) -> None:
     guid = await gw.sign_in()
     sim.faults.rules = [FaultRule(methods=["queryConfInfos"], slow_rate=1.0, slow_seconds=3600)]
-    slow = asyncio.create_task(gw.conf_infos("153", guid, [1], timeout=0.5))
-    await asyncio.sleep(0.05)
+    slow = asyncio.create_task(gw.conf_infos("153", guid, [1], timeout=2.0))
+    await await_until(lambda: sim.stats.in_flight["queryConfInfos"] == 1, 10, "slow call")
     start = time.monotonic()
     assert (await gw.conf_ids("153", guid)).retcode == "0"
-    assert time.monotonic() - start < 0.2
+    assert time.monotonic() - start < 1.0  # not held behind the slow answer (an hour)
     with pytest.raises(asyncio.TimeoutError):
         await slow
     assert sim.stats.faults["slow"] == 1

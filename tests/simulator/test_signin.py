@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import time
 
 import aiohttp
 
@@ -57,13 +58,15 @@ async def test_wrong_password_and_unknown_agent_are_100_004(gw: Gateway) -> None
 async def test_lockout_after_consecutive_failures(
     start_sim: StartSim, http: aiohttp.ClientSession
 ) -> None:
-    sim = await start_sim(lock_after=3, lock_seconds=0.3)
+    # A lock long enough for the two calls made during it, even on a loaded machine.
+    sim = await start_sim(lock_after=3, lock_seconds=1.0)
     gw = Gateway(sim, http)
     for _ in range(3):
         assert (await gw.login("153", "bad")).retcode == "100-004"
+    locked = time.monotonic()
     assert (await gw.login("153", "sim-inspector")).retcode == "110-016"
     assert (await gw.login("153", "bad")).retcode == "110-016"
-    await asyncio.sleep(0.35)
+    await asyncio.sleep(max(0.0, locked + 1.05 - time.monotonic()))
     assert (await gw.login("153", "sim-inspector")).retcode == "0"
 
 
