@@ -138,15 +138,17 @@ async def test_a_connection_that_never_sends_a_head_is_closed_at_the_header_time
 
 
 async def test_a_kept_alive_connection_is_closed_after_the_idle_timeout(serve: Start) -> None:
-    served = await serve(Limits(header_timeout=5, idle_timeout=0.4))
+    # Idle gaps of 0.2 s within a 1 s timeout: kept even on a loaded machine.
+    served = await serve(Limits(header_timeout=5, idle_timeout=1.0))
     conn = await served.connect()
-    for _ in range(3):  # requests within the idle timeout keep it
-        assert (await conn.request()).startswith(b"HTTP/1.1 200")
-        await asyncio.sleep(0.2)
     loop = asyncio.get_running_loop()
-    started = loop.time()
-    assert await conn.closed_within(2) == b""
-    assert 0.1 < loop.time() - started < 1.0
+    for number in range(3):  # requests within the idle timeout keep it
+        assert (await conn.request()).startswith(b"HTTP/1.1 200")
+        answered = loop.time()
+        if number < 2:
+            await asyncio.sleep(0.2)
+    assert await conn.closed_within(5) == b""
+    assert 0.5 < loop.time() - answered < 3.0  # ~1 s after the last answer
     assert served.stats.rejected["header_timeout"] == 0  # idle is not a refusal
 
 

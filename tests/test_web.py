@@ -431,7 +431,8 @@ async def test_share_window_serves_the_last_collection_to_a_later_scrape(
     the gateway, and says how old its data is."""
     sim = await make_sim()
     sim.population.add_conference()
-    h = await make_exporter([gateway_entry(sim, "gw", share_window="400ms")])
+    # A window wide enough that the second scrape falls in it on a loaded machine too.
+    h = await make_exporter([gateway_entry(sim, "gw", share_window="1500ms")])
     await h.wait_signed_in()
     sim.stats.reset()
     first = await h.scrape()
@@ -440,11 +441,11 @@ async def test_share_window_serves_the_last_collection_to_a_later_scrape(
     assert sim.stats.calls["queryAllConfIds"] == 1
     assert sim.stats.calls["queryConfInfos"] == 1
     assert value(first, "ccgw_collection_age_seconds", gateway="gw") == 0
-    assert 0.05 < value(second, "ccgw_collection_age_seconds", gateway="gw") < 0.4
+    assert 0.05 < value(second, "ccgw_collection_age_seconds", gateway="gw") < 1.5
     assert value(second, "ccgw_conferences", gateway="gw") == 1
     # Rendered again (the age differs), so the exporter's own metrics are this scrape's.
     assert "process_cpu_seconds" in second
-    await asyncio.sleep(0.4)
+    await asyncio.sleep(1.5)
     third = await h.scrape()
     assert sim.stats.calls["queryAllConfIds"] == 2
     assert value(third, "ccgw_collection_age_seconds", gateway="gw") == 0
