@@ -54,19 +54,18 @@ async def test_queries_succeed_across_three_guid_rotations(make_sim, make_sessio
     await wait_for(lambda: session.signed_in)
     guids = {session.client.guid}
     loop = asyncio.get_running_loop()
-    end = loop.time() + 1.6
+    end = loop.time() + 15  # three rotations take ~0.75 s; the deadline only bounds a failure
     answered = 0
-    while loop.time() < end:
+    while len(guids) < 4 or session.client.stats.guid_renewals < 3:
+        assert loop.time() < end, f"{len(guids) - 1} rotation(s) in 15 s"
         result = await session.client.queryConfInfos([conf], deadline())
         assert result.failed == [], result.failed[0].error
         assert [c.conf_id for c in result.conferences] == [conf]
         answered += 1
         guids.add(session.client.guid)
         await asyncio.sleep(0.05)
-    assert len(guids) >= 4, "expected three or more rotations"
-    assert session.client.stats.guid_renewals >= 3
     assert sim.stats.signins["loginEx"] == 1, "rotation must not need a new sign-in"
-    assert answered > 10
+    assert answered >= 4  # each new Guid was seen after a query that succeeded
 
 
 async def test_static_auth_keeps_the_sign_in_guid(make_sim, make_session) -> None:
