@@ -26,8 +26,9 @@ RESIGN = 0.1  # resign_min_interval
     [
         # The control: with the interval capped at its start value it cannot grow, and the
         # session signs in again every ~0.2 s (the 0.1 s in which a 000-003 is not worth a
-        # sign-in, then the 0.1 s damping), so the bound below would fail.
-        pytest.param(RESIGN, None, 10, id="control-no-growth"),
+        # sign-in, then the 0.1 s damping), so the bound below would fail: ~12 attempts, 8
+        # at least (a loaded machine makes fewer), one more than the bound allows.
+        pytest.param(RESIGN, None, 8, id="control-no-growth"),
         pytest.param(0.8, 7, 3, id="interval-doubles"),
     ],
 )
@@ -93,8 +94,11 @@ async def test_a_person_who_takes_the_account_over_is_not_kicked_out(
         async with http.put(url, json=body) as resp:
             assert (await resp.json())["retcode"] == "0"
             theirs = resp.headers["Set-GUID"].split("=", 1)[1]
-    await asyncio.sleep(1.5)
-    assert sim.stats.calls["loginEx"] >= 2, "the exporter did try to sign in again"
+    taken = asyncio.get_running_loop().time()
+    # The exporter does try to sign in again ...
+    await wait_for(lambda: sim.stats.calls["loginEx"] >= 2, timeout=15)
+    # ... and in 1.5 s never forces its way back in.
+    await asyncio.sleep(max(0.0, taken + 1.5 - asyncio.get_running_loop().time()))
     assert sim.stats.signins["forceLogin"] == 1, "only theirs"
     assert sim.stats.signins["forceLoginEx"] == 0, "and not ours either"
     (held,) = [s for n in sim.nodes for s in n.sessions.sessions()]
