@@ -594,8 +594,7 @@ async def test_probe_target_never_becomes_a_url(
         _, writer = await asyncio.open_connection("127.0.0.1", port)
         writer.close()
         await writer.wait_closed()
-        await asyncio.sleep(0.05)
-        assert listener.connections == 1
+        await wait_for(lambda: listener.connections == 1)
         for target in (
             f"http://127.0.0.1:{port}",
             f"http://127.0.0.1:{port}/metrics",
