@@ -227,14 +227,19 @@ def test_set_target_grows_and_shrinks() -> None:
 
 
 def test_time_scale_runs_simulated_time() -> None:
-    clock = SimClock(60.0, epoch=EPOCH)
+    monotonic = [1000.0]  # the injected clock: exact, and no real time spent
+    clock = SimClock(60.0, epoch=EPOCH, monotonic=lambda: monotonic[0])
     start = clock.now_ms()
-    time.sleep(0.05)
-    assert clock.now_ms() - start >= 2500  # 0.05 s x 60
+    monotonic[0] += 0.0625  # exact in binary: no rounding in the milliseconds
+    assert clock.now_ms() - start == 3750  # 0.0625 s x 60
     clock.time_scale = 0.0
     frozen_at = clock.now_ms()
-    time.sleep(0.02)
+    monotonic[0] += 20.0
     assert clock.now_ms() == frozen_at
+    clock.time_scale = 2.0  # no jump when the scale changes
+    assert clock.now_ms() == frozen_at
+    monotonic[0] += 1.5
+    assert clock.now_ms() == frozen_at + 3000
 
 
 def test_twenty_thousand_conferences_quickly() -> None:
