@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import re
 import signal
 import sys
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -25,73 +24,51 @@ from ccgw_simulator import GatewaySimulator
 from exporter.app import SHUTDOWN_GRACE
 
 from .conftest import INSPECTOR, SimFactory
+from .support import Process, ProcessError, await_until
 
 
 @dataclass
-class Process:
-    proc: asyncio.subprocess.Process
+class Exporter:
+    proc: Process
     url: str
-    stderr: list[str] = field(default_factory=list)
-    reader: asyncio.Task[None] | None = None
 
     @property
     def port(self) -> int:
         return int(self.url.rsplit(":", 1)[1])
 
     async def wait(self, timeout: float) -> int:
-        rc = await asyncio.wait_for(self.proc.wait(), timeout)
-        if self.reader is not None:
-            await asyncio.wait_for(self.reader, 5)
-        return rc
+        """The exit status, once the exporter has exited by itself (within `timeout`)."""
+        await await_until(lambda: self.proc.returncode is not None, timeout, "exporter exit")
+        assert self.proc.returncode is not None
+        return self.proc.returncode
 
     @property
     def log(self) -> str:
-        return "\n".join(self.stderr)
+        return self.proc.log_text()
 
 
 @pytest.fixture
 async def exporter_process(tmp_path: Path) -> AsyncIterator[Any]:
-    started: list[Process] = []
+    started: list[Exporter] = []
 
-    async def start(gateways: list[dict[str, Any]]) -> Process:
+    async def start(gateways: list[dict[str, Any]]) -> Exporter:
         path = tmp_path / "config.yaml"
         path.write_text(yaml.safe_dump({"gateways": gateways}))
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "exporter.cli", "--config.file", str(path),
-            "--web.listen-address", "127.0.0.1:0",
-            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
-        )  # fmt: skip
-        assert proc.stderr is not None
-        lines: list[str] = []
-        while True:
-            raw = await asyncio.wait_for(proc.stderr.readline(), 15)
-            if not raw:
-                pytest.fail("exporter exited before listening:\n" + "\n".join(lines))
-            lines.append(raw.decode().rstrip("\n"))
-            match = re.search(r"msg=listening .*address=(127\.0\.0\.1:\d+)", lines[-1])
-            if match:
-                break
-        process = Process(proc, f"http://{match.group(1)}", lines)
-        process.reader = asyncio.ensure_future(_drain(proc, lines))
-        started.append(process)
-        return process
+        argv = [sys.executable, "-m", "exporter.cli", "--config.file", str(path),
+                "--web.listen-address", "127.0.0.1:0"]  # fmt: skip
+        proc = Process("exporter", argv, tmp_path / f"exporter{len(started)}.log").start()
+        try:
+            address = await proc.await_listening(timeout=30)
+        except ProcessError as error:
+            await proc.await_stop()
+            pytest.fail(f"exporter did not listen: {error}")
+        exporter = Exporter(proc, f"http://{address}")
+        started.append(exporter)
+        return exporter
 
     yield start
-    for process in started:
-        if process.proc.returncode is None:
-            process.proc.kill()
-            await process.proc.wait()
-        if process.reader is not None:
-            process.reader.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await process.reader
-
-
-async def _drain(proc: asyncio.subprocess.Process, lines: list[str]) -> None:
-    """Keep reading stderr so the exporter never blocks on a full pipe."""
-    assert proc.stderr is not None
-    async for raw in proc.stderr:
-        lines.append(raw.decode().rstrip("\n"))
+    for exporter in started:
+        await exporter.proc.await_stop(grace=5)
 
 
 def entry(sim: GatewaySimulator, name: str, timeout: str = "10s") -> dict[str, Any]:
@@ -104,7 +81,7 @@ def _password(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CCGW_TEST_PASSWORD", INSPECTOR[1])
 
 
-async def wait_ready(process: Process, sims: list[GatewaySimulator]) -> None:
+async def wait_ready(process: Exporter, sims: list[GatewaySimulator]) -> None:
     async with aiohttp.ClientSession() as http:
         for _ in range(500):
             async with http.get(process.url + "/-/ready") as resp:
