@@ -2,55 +2,35 @@
 
 Both are started through their console scripts, exactly as an operator would, on free loopback
 ports (port 0, then read back from the banner or the log). Their output goes to files, not pipes,
-so a chatty process can never block on a full pipe in the middle of a measurement.
+so a chatty process can never block on a full pipe in the middle of a measurement. Starting,
+waiting, stopping, RSS and CPU are tests/support's (shared with the tests and the soak); the
+connections a process holds are the benchmark's own question.
 """
 
 from __future__ import annotations
 
-import asyncio
 import os
 import re
 import shutil
-import signal
-import subprocess
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
+
+from tests import support
 
 BIN = Path(sys.executable).parent
 EXPORTER_AGENT = ("153", "bench-inspector-1")
 # The bare client signs in as its own inspector: a second sign-in of the exporter's agent would
 # end the exporter's session.
 BARE_AGENT = ("160", "bench-inspector-2")
-_CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
-_PAGE = os.sysconf("SC_PAGE_SIZE")
-
-
-class ProcessError(RuntimeError):
-    """A process did not start, or died; the message carries the end of its output."""
+_ADMIN = re.compile(r"admin API: (\S+)/simulator/")
 
 
 @dataclass
-class Process:
-    name: str
-    popen: subprocess.Popen[bytes]
-    log: Path
-
-    @property
-    def pid(self) -> int:
-        return self.popen.pid
-
-    def cpu_seconds(self) -> float:
-        """utime + stime of the process so far (all its threads)."""
-        fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS
-
-    def rss_bytes(self) -> int:
-        fields = Path(f"/proc/{self.pid}/statm").read_text().split()
-        return int(fields[1]) * _PAGE
+class Process(support.Process):
+    """A support Process with what the benchmark reads of it beyond RSS and CPU."""
 
     def connections_to(self, port: int) -> set[int]:
         """Local ports of this process's established TCP connections to `port` (IPv4
@@ -72,27 +52,6 @@ class Process:
                 ports.add(int(local.split(":")[1], 16))
         return ports
 
-    def tail(self, lines: int = 20) -> str:
-        try:
-            return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return ""
-
-    def check_alive(self) -> None:
-        if self.popen.poll() is not None:
-            raise ProcessError(f"{self.name} exited with {self.popen.returncode}:\n{self.tail()}")
-
-    def stop(self, timeout: float = 5.0) -> None:
-        """SIGTERM (the exporter signs out), then SIGKILL if it does not finish in time."""
-        if self.popen.poll() is not None:
-            return
-        self.popen.send_signal(signal.SIGTERM)
-        try:
-            self.popen.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.popen.kill()
-            self.popen.wait(timeout)
-
 
 @dataclass
 class Simulator(Process):
@@ -103,37 +62,6 @@ class Simulator(Process):
 @dataclass
 class Exporter(Process):
     url: str = ""
-
-
-def _spawn(name: str, argv: list[str], workdir: Path, env: dict[str, str] | None = None) -> Process:
-    log = workdir / f"{name}.log"
-    with log.open("wb") as out:
-        popen = subprocess.Popen(
-            argv,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            env={**os.environ, **(env or {})},
-            cwd=workdir,
-        )
-    return Process(name, popen, log)
-
-
-async def _wait_for_line(
-    process: Process, pattern: re.Pattern[str], timeout: float
-) -> re.Match[str]:
-    deadline = time.monotonic() + timeout
-    while True:
-        match = pattern.search(process.log.read_text(errors="replace"))
-        if match:
-            return match
-        process.check_alive()
-        if time.monotonic() > deadline:
-            process.stop()
-            raise ProcessError(
-                f"{process.name} did not start within {timeout:g}s:\n{process.tail()}"
-            )
-        await asyncio.sleep(0.05)
 
 
 async def start_simulator(
@@ -155,10 +83,17 @@ async def start_simulator(
         argv += ["--cert-dir", str(workdir / "certs")]
     else:
         argv.append("--http")
-    process = _spawn("simulator", argv, workdir)
-    match = await _wait_for_line(process, re.compile(r"admin API: (\S+)/simulator/"), timeout)
-    ca = re.search(r"CA certificate: (\S+)", process.log.read_text())
-    return Simulator(process.name, process.popen, process.log, match.group(1), ca and ca.group(1))
+    log = workdir / "simulator.log"
+    log.unlink(missing_ok=True)  # the banner awaited must be this simulator's
+    sim = Simulator("simulator", argv, log, cwd=workdir).start()
+    try:
+        sim.url = (await sim.await_line(_ADMIN, timeout)).group(1)
+    except support.ProcessError:
+        sim.stop()
+        raise
+    ca = re.search(r"CA certificate: (\S+)", sim.log_text())
+    sim.ca_file = ca and ca.group(1)
+    return sim
 
 
 def exporter_config(sim: Simulator, *, max_concurrency: int) -> dict[str, object]:
@@ -188,9 +123,16 @@ async def start_exporter(
         "--web.listen-address", "127.0.0.1:0",
         "--log.level", "info",
     ]  # fmt: skip
-    process = _spawn("exporter", argv, workdir, {"CCGW_BENCH_PASSWORD": EXPORTER_AGENT[1]})
-    match = await _wait_for_line(process, re.compile(r"msg=listening address=(\S+)"), timeout)
-    return Exporter(process.name, process.popen, process.log, f"http://{match.group(1)}")
+    env = {"CCGW_BENCH_PASSWORD": EXPORTER_AGENT[1]}
+    log = workdir / "exporter.log"
+    log.unlink(missing_ok=True)
+    exporter = Exporter("exporter", argv, log, env, cwd=workdir).start()
+    try:
+        exporter.url = "http://" + await exporter.await_listening(timeout)
+    except support.ProcessError:
+        exporter.stop()
+        raise
+    return exporter
 
 
 def promtool() -> str | None:

@@ -26,6 +26,7 @@ import urllib.request
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 LOOPBACK = "127.0.0.1"
 #: What the exporter logs once it listens; it binds port 0 and says where (`host:port`).
@@ -33,6 +34,7 @@ LISTENING = re.compile(r"msg=listening address=(\S+)")
 #: How often a condition is looked at: often enough that a wait costs at most this much more
 #: than the condition took, rarely enough not to load the machine it measures.
 POLL = 0.02
+_P = TypeVar("_P", bound="Process")
 _CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 _PAGE = os.sysconf("SC_PAGE_SIZE")
 
@@ -156,7 +158,7 @@ class Process:
     announce: bool = False  # write "$ argv" at the top of the log
     popen: subprocess.Popen[bytes] | None = field(default=None, init=False, repr=False)
 
-    def start(self) -> Process:
+    def start(self: _P) -> _P:
         with self.log_path.open("ab") as log:
             if self.announce:
                 log.write(f"$ {' '.join(self.argv)}\n".encode())
