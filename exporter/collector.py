@@ -119,8 +119,6 @@ def scrape_timeout(configured: float, header: str | None) -> float:
     return max(MIN_TIMEOUT, timeout)
 
 
-
-
 class _Deadline:
     """A collection's deadline: the latest of its scrapes', never beyond the gateway's own
     timeout from the start (so a flood of scrapes cannot keep one collection alive)."""
