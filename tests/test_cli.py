@@ -18,6 +18,8 @@ import yaml
 
 from exporter import __version__
 
+from .support import Process, wait_until
+
 EXPORTER = [sys.executable, "-m", "exporter.cli"]
 
 
@@ -122,57 +124,41 @@ def test_a_taken_port_is_one_line_and_exit_1(tmp_path: Path, taken_port: int, de
     assert "--web.listen-address" in line
 
 
-def test_demo_serves_conferences_and_stops_cleanly() -> None:
-    proc = subprocess.Popen(
-        [*EXPORTER, "--demo", "--web.listen-address", "127.0.0.1:0"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+def test_demo_serves_conferences_and_stops_cleanly(tmp_path: Path) -> None:
+    argv = [*EXPORTER, "--demo", "--web.listen-address", "127.0.0.1:0"]
+    proc = Process("demo", argv, tmp_path / "demo.log").start()
     try:
-        assert proc.stdout is not None
-        url = None
-        deadline = time.monotonic() + 30
-        lines = []
-        while url is None and time.monotonic() < deadline:
-            line = proc.stdout.readline()
-            lines.append(line)
-            match = re.search(r"metrics\s+(http://\S+/metrics)", line)
-            if match:
-                url = match.group(1)
-        assert url, "".join(lines)
-        conferences = 0.0
-        while time.monotonic() < deadline:
+        url = proc.wait_for_line(re.compile(r"metrics\s+(http://\S+/metrics)"), 30).group(1)
+        body = ""
+
+        def serving() -> bool:
+            nonlocal body
             body = urllib.request.urlopen(url, timeout=10).read().decode()
             found = re.search(r'^ccgw_conferences\{gateway="demo"\} (\S+)$', body, re.M)
             conferences = float(found.group(1)) if found else 0.0
-            if conferences > 0 and 'ccgw_up{gateway="demo"} 1' in body:
-                break
-            time.sleep(0.2)
-        assert conferences >= 20
+            return conferences > 0 and 'ccgw_up{gateway="demo"} 1' in body
+
+        wait_until(serving, 30, "the demo gateway up with conferences", interval=0.2,
+                   alive=proc.check_alive)  # fmt: skip
+        found = re.search(r'^ccgw_conferences\{gateway="demo"\} (\S+)$', body, re.M)
+        assert found
+        assert float(found.group(1)) >= 20
         assert "ccgw_conference_participants{" in body
         assert "ccgw_participant_info{" in body
     finally:
-        proc.send_signal(signal.SIGTERM)
-        out, _ = proc.communicate(timeout=20)
-    assert proc.returncode == 0, out
+        stopped = proc.stop(grace=20)
+    out = proc.log_text()
+    assert stopped.status == 0, out
     assert "signed out" in out
 
 
 def test_sighup_reloads_and_a_bad_file_keeps_the_old_config(tmp_path: Path) -> None:
     path = tmp_path / "config.yaml"
     path.write_text("web: {listen_address: '127.0.0.1:0'}\ngateways: []\n")
-    proc = subprocess.Popen([*EXPORTER, "--config.file", str(path)], stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)  # fmt: skip
+    proc = Process("exporter", [*EXPORTER, "--config.file", str(path)],
+                   tmp_path / "exporter.log").start()  # fmt: skip
     try:
-        assert proc.stdout is not None
-        line = ""
-        while "listening" not in line:
-            line = proc.stdout.readline()
-            assert line, "exporter exited"
-        address = re.search(r"address=(\S+)", line)
-        assert address
-        url = f"http://{address.group(1)}/metrics"
+        url = f"http://{proc.wait_listening(30)}/metrics"
 
         def reload_ok() -> str:
             body = urllib.request.urlopen(url, timeout=10).read().decode()
@@ -183,18 +169,13 @@ def test_sighup_reloads_and_a_bad_file_keeps_the_old_config(tmp_path: Path) -> N
         assert reload_ok() == "1.0"
         path.write_text("gateways: [{name: 'bad name!'}]\n")
         proc.send_signal(signal.SIGHUP)
-        deadline = time.monotonic() + 10
-        while reload_ok() != "0.0" and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert reload_ok() == "0.0"
+        wait_until(lambda: reload_ok() == "0.0", 30, "reload failed", interval=0.05)
         path.write_text("gateways: []\n")
         proc.send_signal(signal.SIGHUP)
-        while reload_ok() != "1.0" and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert reload_ok() == "1.0"
+        wait_until(lambda: reload_ok() == "1.0", 30, "reload succeeded", interval=0.05)
     finally:
-        proc.send_signal(signal.SIGTERM)
-        out, _ = proc.communicate(timeout=20)
-    assert proc.returncode == 0
+        stopped = proc.stop(grace=20)
+    out = proc.log_text()
+    assert stopped.status == 0
     assert "config reload failed; keeping the previous config" in out
     assert "gateways[0].name" in out

@@ -38,7 +38,7 @@ from exporter.webconfig import (
 )
 
 from .conftest import INSPECTOR, SimFactory, wait_for
-from .support import free_port
+from .support import Process, free_port
 
 basic = aiohttp.encode_basic_auth
 USER = "prometheus"
@@ -980,20 +980,18 @@ async def test_prometheus_scrapes_through_tls_client_certificate_and_password(
         )
     )
     port = free_port()
-    process = await asyncio.create_subprocess_exec(
+    argv = [
         prometheus,
         f"--config.file={config}",
         f"--storage.tsdb.path={tmp_path / 'data'}",
         f"--web.listen-address=127.0.0.1:{port}",
         "--log.level=warn",
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.DEVNULL,
-    )
+    ]
+    process = Process("prometheus", argv, tmp_path / "prometheus.log").start()
     try:
         targets = await scraped_targets(f"http://127.0.0.1:{port}", count=3)
     finally:
-        process.terminate()
-        await asyncio.wait_for(process.wait(), 10)
+        await process.await_stop(grace=10)
     by_job = {t["labels"]["job"]: t for t in targets}
     assert by_job["good"]["health"] == "up", by_job["good"]
     assert by_job["wrong-password"]["health"] == "down"
