@@ -11,7 +11,7 @@ so one that dies of an attack does not take the next test with it.
 from __future__ import annotations
 
 from .conftest import RigFactory, new_agent_id
-from .gateway import Answer, Endless, HostileGateway, Method, Repeat
+from .gateway import VENDOR_NAMES, Answer, Endless, HostileGateway, Method, Repeat
 from .rig import GatewayEntry, LatencyProbe, Rig, oversized
 
 MiB = 1 << 20
@@ -40,7 +40,14 @@ def attack(rig: Rig, method: Method, answer: Answer) -> None:
         )
     metrics = rig.scrape().metrics
     if rig.errors(metrics, "g", method, "too_large") < 1:
-        problems.append(f"no too_large error counted for {method}")
+        counted = {
+            labels["reason"]: value
+            for labels, value in metrics.series(
+                "ccgw_request_errors_total", gateway="g", method=VENDOR_NAMES[method]
+            )
+            if value
+        }
+        problems.append(f"no too_large error counted for {method} (counted: {counted})")
     rss = rig.exporter.rss()
     print(
         f"FIGURE {answer.label} on {method}: sent {sent[-1].bytes_sent / MiB:.1f} MiB, "
