@@ -125,6 +125,7 @@ class Session:
         self._crashes = 0
         self._crash_logged: str | None = None
         self._poll_failures = 0
+        self._stopping = False
 
     # -- what the collector and the views read -------------------------------------------------
 
@@ -178,11 +179,16 @@ class Session:
     async def stop(self) -> None:
         """Stop polling, sign out if signed in, release connections. Never raises: a
         shutdown must always sign out what it can and exit cleanly."""
+        self._stopping = True
         for task in (self._poll_task, self._sign_in_task):
             if task is not None and not task.done():
                 task.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await task
+                # Bounded: Python 3.10/3.11's wait_for can swallow a cancellation that meets a
+                # result (gh-86296); the loop then ends at its next turn (`_stopping`), and a
+                # stuck task must never hold up the sign-out of every gateway.
+                await asyncio.wait({task}, timeout=5.0)
+                if task.done() and not task.cancelled():
+                    task.exception()  # retrieved: a failure here was logged where it happened
         self._poll_task = None
         if self.machine.stop():
             deadline = asyncio.get_running_loop().time() + min(self.settings.call_timeout, 3.0)
@@ -308,8 +314,8 @@ class Session:
     # -- the event poll ------------------------------------------------------------------------
 
     async def _run(self) -> None:
-        """The background loop; survives anything but cancellation."""
-        while True:
+        """The background loop; survives anything but cancellation and `stop()`."""
+        while not self._stopping:
             try:
                 await self._step()
             except asyncio.CancelledError:
