@@ -71,7 +71,12 @@ class ProtocolError(ConnectionError):
 
 
 class _Content:
-    """`response.content`: the whole body once, then b"" (what boundary.read_capped reads)."""
+    """`response.content`: the whole body once, then b"" (what boundary.read_capped reads).
+
+    A compressed body is handed over piece by piece as it arrives instead: the boundary
+    inflates as it reads and stops at the cap, so a gzip bomb is cut after a cap's worth of
+    inflating, not after the sender has taken its time to send every compressed byte.
+    """
 
     __slots__ = ("_body", "_conn")
 
@@ -80,6 +85,8 @@ class _Content:
         self._body: bytes | None = None
 
     async def readany(self) -> bytes:
+        if self._conn.streaming:
+            return await self._conn.next_part()
         if self._body is not None:
             self._body = b""
             return b""
@@ -95,6 +102,8 @@ class WireResponse(HeadersMixin):
         self._conn = conn
         self.status = status
         self._headers = self._proxy = headers
+        encoding = headers.get("Content-Encoding", "").strip().lower()
+        conn.streaming = encoding not in ("", "identity")
         self.content = _Content(conn)
 
     @property
@@ -128,6 +137,7 @@ class _Connection(asyncio.BufferedProtocol):
         self._reset()
 
     def _reset(self) -> None:
+        self.streaming = False  # hand the body over as it arrives (a compressed one)
         self._state = "idle"  # idle, head, body, done
         self._limit = 0
         self._length: int | None = None  # Content-Length, when given
@@ -206,6 +216,21 @@ class _Connection(asyncio.BufferedProtocol):
             raise self._error
         parts = self._body_parts
         return parts[0] if len(parts) == 1 else b"".join(parts)
+
+    async def next_part(self) -> bytes:
+        """The next piece of the body as it arrives; b"" at its end (streaming mode)."""
+        while True:
+            if self._error is not None:
+                raise self._error
+            if self._body_parts:
+                parts, self._body_parts = self._body_parts, []
+                return parts[0] if len(parts) == 1 else b"".join(parts)
+            if self._state == "done":
+                return b""
+            if self._state == "skip":
+                raise TooLarge(self._limit, "declared")
+            self._waiter = self._loop.create_future()
+            await self._waiter
 
     @property
     def reusable(self) -> bool:
@@ -410,6 +435,8 @@ class _Connection(asyncio.BufferedProtocol):
         if self._body_size > self._limit:
             raise TooLarge(self._limit, "on the wire")
         self._body_parts.append(piece)
+        if self.streaming:
+            self._wake()
 
 
 def _text(value: bytes) -> str:

@@ -337,3 +337,34 @@ async def test_a_large_answer_is_decoded_off_the_event_loop(raw_server) -> None:
     assert all(len(c.participants) == 5 for c in answer.conferences)
     assert all(c.channel_counts[1] == 3000 for c in answer.conferences)
     assert ticks > 3, "the event loop kept running during the decode"
+
+
+@pytest.mark.parametrize("wire", [False, True])
+async def test_a_slowly_sent_bomb_is_cut_at_the_cap_not_at_its_end(raw_server, wire: bool) -> None:
+    """The first compressed chunk already inflates past the cap; the rest drips. Both
+    exchanges (aiohttp's and the lean one, wire.py) must stop at the cap at once instead of
+    waiting for every compressed byte (a loaded gateway took longer than the deadline)."""
+    first = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+    head = first.compress(b" " * (8 << 20)) + first.flush(zlib.Z_FULL_FLUSH)
+
+    async def drip(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(
+            b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n\r\n"
+        )
+        writer.write(b"%x\r\n%s\r\n" % (len(head), head))
+        await writer.drain()
+        while True:  # then a compressed space a second, for ever
+            piece = first.compress(b" ") + first.flush(zlib.Z_FULL_FLUSH)
+            writer.write(b"%x\r\n%s\r\n" % (len(piece), piece))
+            await writer.drain()
+            await asyncio.sleep(1.0)
+
+    client = client_for(await raw_server(drip), max_response_size=1 << 20, wire=wire)
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    try:
+        answer = await client.queryConfInfos([1], deadline(10))
+    finally:
+        await client.close()
+    assert loop.time() - started < 2.0
+    assert answer.failed[0].error.label == "too_large"
