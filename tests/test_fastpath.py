@@ -119,7 +119,7 @@ participants_ = st.fixed_dictionaries(
 )
 conferences_ = st.fixed_dictionaries(
     {
-        "confId": _long,
+        "confId": st.integers(min_value=1, max_value=2**63 - 1),
         "confState": _codes(CONF_STATES),
         "startTime": _long,
         "applyConfTime": st.one_of(st.integers(4, 1440), _long),

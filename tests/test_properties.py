@@ -249,12 +249,13 @@ def test_agent_event_interpret_never_raises(raw: object) -> None:
 # The control case: well-formed conferences, with numbers as numbers or decimal strings as
 # real gateways send them, come out with exactly what went in.
 _long = st.integers(min_value=0, max_value=2**53)
+_conf_id = st.integers(min_value=1, max_value=2**53)  # 1.., as the config's (primitives)
 _as_sent = st.sampled_from([int, str])
 
 
 @given(
     st.lists(
-        st.tuples(_long, st.integers(0, 1), _long, st.integers(4, 1440), _as_sent),
+        st.tuples(_conf_id, st.integers(0, 1), _long, st.integers(4, 1440), _as_sent),
         max_size=20,
         unique_by=lambda t: t[0],
     ),

@@ -82,7 +82,9 @@ class _Participant(msgspec.Struct, forbid_unknown_fields=True, gc=False):
 
 
 class _Conference(msgspec.Struct, forbid_unknown_fields=True, gc=False):
-    confId: _Long
+    # A conference ID means what it means in the config and the ids_file (primitives):
+    # 1 to 2^63-1; 0 falls back to the lenient parser, which skips the entry.
+    confId: Annotated[int, msgspec.Meta(ge=1, le=LONG_MAX)]
     confState: _ConfState
     startTime: _Long
     applyConfTime: _Long

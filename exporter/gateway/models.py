@@ -19,6 +19,7 @@ from typing import Any, Final, Literal
 import msgspec
 
 from ..logs import redact
+from ..primitives import CONFERENCE_ID_MAX, CONFERENCE_ID_MIN
 from .boundary import RETCODE_OK, Undecodable, decode_json, label_text, retcode_label, safe_text
 from .errors import DecodeError
 
@@ -242,8 +243,8 @@ def _conference(
         conf_id = lenient_int(conf_id)
         if conf_id is None:
             return None
-    if not 0 <= conf_id <= LONG_MAX:
-        return None
+    if not CONFERENCE_ID_MIN <= conf_id <= CONFERENCE_ID_MAX:
+        return None  # the same range as the config's and the ids_file's (primitives)
     parsed: list[Participant] = []
     members: list[tuple[object, object]] = []
     states = [0, 0, 0, 0]
@@ -407,4 +408,8 @@ def parse_conference_ids(result: object) -> list[int]:
     if not isinstance(ids, list):
         raise DecodeError(f"result.confIds is {type(ids).__name__}, not an array")
     parsed = (lenient_int(value) for value in ids)
-    return [value for value in parsed if value is not None and value >= 0]
+    return [
+        value
+        for value in parsed
+        if value is not None and CONFERENCE_ID_MIN <= value <= CONFERENCE_ID_MAX
+    ]
