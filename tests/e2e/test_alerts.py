@@ -281,7 +281,11 @@ def test_failing_batches_do_not_make_conference_alerts_flap(stack: Stack) -> Non
         for f in ("min", "max")
     ]
     assert counts == [39, 39]
-    flapped = [str(a) for a in stack.webhook.find("resolved", gateway=gw.name)]
+    # Conference alerts only: CcgwGatewayErrorRatioHigh rightly follows the random 100-007s,
+    # and over the scaled 5 s rate window their share can dip under its 10 % now and then.
+    flapped = [
+        str(a) for a in stack.webhook.find("resolved", gateway=gw.name) if a.labels.get("conf_id")
+    ]
     assert not flapped
     conference_alerts = f'{{gateway="{gw.name}", conf_id!=""}}'
     restarted = stack.prometheus.query(f"changes(ALERTS_FOR_STATE{conference_alerts}[20s]) > 0")
