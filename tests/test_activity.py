@@ -78,8 +78,8 @@ def test_memory_is_one_record_per_live_conference() -> None:
     a = ConferenceActivity()
     a.update([], [], complete=True)
     for round_ in range(50):
-        live = [conf(round_ * 100 + i) for i in range(100)]
-        gone = [(round_ - 1) * 100 + i for i in range(100)] if round_ else []
+        live = [conf(round_ * 100 + i + 1) for i in range(100)]
+        gone = [(round_ - 1) * 100 + i + 1 for i in range(100)] if round_ else []
         a.update(live, gone, complete=True)
     assert a.live == 100
     assert a.started == 50 * 100
