@@ -35,6 +35,7 @@ import contextlib
 import logging
 import socket
 import ssl
+import sys
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -416,10 +417,24 @@ class HardenedSite(web.BaseSite):
         await super().start()
         handlers = self._runner.server
         assert handlers is not None
-        self._listener = _Listener(handlers, self.limits, self.stats, self._ssl_context)
-        # No ssl= here: _Connection runs the handshake, so that it is counted and timed.
+        # Python 3.10's transports add their reader after connection_made, so a ClientHello
+        # can reach _Connection before loop.start_tls takes the transport over (the handshake
+        # then never completes). There asyncio runs the handshake, bounded by the header
+        # timeout, and a connection is counted and timed from its end.
+        own_handshake = sys.version_info >= (3, 11)
+        context = self._ssl_context if own_handshake else None
+        self._listener = _Listener(handlers, self.limits, self.stats, context)
+        # No ssl= here (3.11+): _Connection runs the handshake, so that it is counted and timed.
         server = await self._listener.loop.create_server(
-            self._listener, self._host, self._port, backlog=ACCEPT_BATCH, reuse_address=True
+            self._listener,
+            self._host,
+            self._port,
+            backlog=ACCEPT_BATCH,
+            reuse_address=True,
+            ssl=None if own_handshake else self._ssl_context,
+            ssl_handshake_timeout=None
+            if own_handshake or not self._ssl_context
+            else self.limits.header_timeout,
         )
         self._server = server
         # The kernel's queue keeps the full backlog (a burst waits there, rather than being

@@ -8,6 +8,7 @@ import asyncio
 import contextlib
 import logging
 import ssl
+import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -234,6 +235,11 @@ def tls() -> tuple[ssl.SSLContext, ssl.SSLContext]:
     return server, client
 
 
+@pytest.mark.skipif(
+    sys.version_info < (3, 11),
+    reason="on Python 3.10 asyncio runs the handshake (bounded by the header timeout) and a "
+    "connection is counted from its end (httpserver.HardenedSite.start says why)",
+)
 async def test_https_connections_count_and_time_out_from_accept(serve: Start, tls: Any) -> None:
     """A client that opens TCP and never says hello holds a descriptor: it is counted, timed
     and pushed out like any other."""
