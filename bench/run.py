@@ -106,6 +106,7 @@ async def run(plan: Plan, workdir: Path) -> Results:
         )
         for count in plan.scrapers:
             results.load.append(await scenarios.gateway_load(bench, n, count))
+        await bench.admin.latency(plan.latency_ms)  # gateway_load raised it
         results.memory = await scenarios.memory(
             bench, n, plan.memory_baseline, plan.memory_last, plan.memory_every
         )

@@ -284,8 +284,15 @@ class LoadRow:
     complete_scrapes: int
 
 
+# While scrapers arrive "at once" the collection must still be in flight: with a short
+# latency and few conferences (the smoke run) it could end before the last scraper's request
+# arrived on a loaded machine, and that scraper rightly got a collection of its own.
+LOAD_LATENCY_MS = 100.0
+
+
 async def gateway_load(bench: Bench, conferences: int, scrapers: int) -> LoadRow:
     await bench.population(conferences)
+    await bench.admin.latency(LOAD_LATENCY_MS)
     queries, discoveries, scrapes = await bench.calls_of(scrapers)
     return LoadRow(
         conferences, scrapers, queries, discoveries, expected_calls(conferences), len(scrapes)
