@@ -10,8 +10,23 @@ so one that dies of an attack does not take the next test with it.
 
 from __future__ import annotations
 
+import gzip
+import zlib
+from collections.abc import Callable
+
 from .conftest import RigFactory, new_agent_id
-from .gateway import VENDOR_NAMES, Answer, Endless, HostileGateway, Method, Repeat
+from .gateway import (
+    _BLOCK,
+    VENDOR_NAMES,
+    Answer,
+    Encoding,
+    Endless,
+    HostileGateway,
+    Method,
+    Repeat,
+    _pieces,
+    body_length,
+)
 from .rig import GatewayEntry, LatencyProbe, Rig, oversized
 
 MiB = 1 << 20
@@ -129,3 +144,18 @@ def test_repeated_oversize_answers_do_not_grow_memory(
     shown = ", ".join(f"{s / MiB:.0f}" for s in sizes)
     print(f"FIGURE RSS after each of {ROUNDS} over-size answers (MiB): {shown}")
     assert growth <= 32 * MiB, f"RSS grew {growth / MiB:.0f} MiB over {ROUNDS} answers: {shown}"
+
+
+def test_the_hostile_gateways_compressed_length_is_what_it_sends() -> None:
+    """The bombs' Content-Length is counted without the checksum pass (which on a loaded CI
+    machine outlasted the exporter's deadline); it must still be the bytes sent, and they
+    must inflate to the whole body."""
+    body = Repeat(b'{"a":', b" ", 3 * _BLOCK + 17, b"1}")
+    inflaters: tuple[tuple[Encoding, Callable[[bytes], bytes]], ...] = (
+        ("gzip", gzip.decompress),
+        ("deflate", zlib.decompress),
+    )
+    for encoding, inflate in inflaters:
+        data = b"".join(_pieces(body, encoding, _BLOCK))
+        assert len(data) == body_length(body, encoding)
+        assert inflate(data) == b'{"a":' + b" " * (3 * _BLOCK + 17) + b"1}"
