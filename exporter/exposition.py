@@ -14,7 +14,7 @@ require. `tests/test_exposition.py` checks it with prometheus_client's parsers a
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
@@ -110,6 +110,39 @@ def mask_address(address: str, mode: AddressMode, salt: str, position: int) -> s
     return f"p{position}"
 
 
+@dataclass(frozen=True, slots=True)
+class Body:
+    """A rendered body as the encoded lines it was built from, never joined whole.
+
+    Joining 11 MB (10,000 conferences) into one bytes object cost a fresh mmap, ~2,800 page
+    faults and an munmap per scrape (memtune's fixed 128 KiB mmap threshold): 16 ms of CPU
+    against 3.5 ms for joining it in 64 KiB pieces as they are sent, which malloc serves from
+    memory the previous piece just gave back (issue 18). The lines are mostly the renderer's
+    kept lines, so holding them costs a list of references, not a copy.
+    """
+
+    chunks: Sequence[bytes]
+    size: int
+
+    @classmethod
+    def of(cls, chunks: Sequence[bytes]) -> Body:
+        return cls(chunks, sum(map(len, chunks)))
+
+    def pieces(self, target: int) -> Iterator[bytes]:
+        """The body in pieces of about `target` bytes (whole chunks; a chunk longer than
+        `target` is a piece of its own size), joined only as they are asked for."""
+        chunks = self.chunks
+        if not chunks:
+            return
+        # By count, not by summing sizes in Python: the lines are of similar length.
+        step = max(1, target * len(chunks) // max(self.size, 1))
+        for start in range(0, len(chunks), step):
+            yield b"".join(chunks[start : start + step])
+
+    def join(self) -> bytes:
+        return b"".join(self.chunks)
+
+
 class SharedBodies:
     """The last rendered body, kept with the collections and the format it was rendered from.
 
@@ -122,9 +155,9 @@ class SharedBodies:
     """
 
     def __init__(self) -> None:
-        self._entry: tuple[tuple[bool, bool], tuple[Collection, ...], bytes] | None = None
+        self._entry: tuple[tuple[bool, bool], tuple[Collection, ...], Body] | None = None
 
-    def get(self, key: tuple[bool, bool], views: Sequence[GatewayView]) -> bytes | None:
+    def get(self, key: tuple[bool, bool], views: Sequence[GatewayView]) -> Body | None:
         entry = self._entry
         if entry is None or not views or entry[0] != key or len(entry[1]) != len(views):
             return None
@@ -132,7 +165,7 @@ class SharedBodies:
             return entry[2]
         return None
 
-    def put(self, key: tuple[bool, bool], views: Sequence[GatewayView], body: bytes) -> None:
+    def put(self, key: tuple[bool, bool], views: Sequence[GatewayView], body: Body) -> None:
         self._entry = (key, tuple(v.collection for v in views), body)
 
 

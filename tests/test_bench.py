@@ -37,7 +37,7 @@ from bench.transport import BareClient
 from ccgw_simulator.config import Account, default_accounts
 from exporter import memtune
 from exporter.collector import Collection
-from exporter.exposition import GatewayView, Renderer, SharedBodies
+from exporter.exposition import Body, GatewayView, Renderer, SharedBodies
 from exporter.gateway.boundary import label_text
 from exporter.gateway.models import (
     ADDRESS_TYPES,
@@ -319,15 +319,16 @@ def view(collection: Collection) -> GatewayView:
 def test_scrapes_sharing_a_collection_share_its_body() -> None:
     bodies = SharedBodies()
     shared = Collection("gw", 9.5)
-    bodies.put((False, True), [view(shared)], b"body")
-    assert bodies.get((False, True), [view(shared)]) == b"body"
+    body = Body.of([b"body"])
+    bodies.put((False, True), [view(shared)], body)
+    assert bodies.get((False, True), [view(shared)]) is body
     # Control: an equal but different collection (a later scrape), another format, more
     # gateways: each is a render of its own.
     assert bodies.get((False, True), [view(Collection("gw", 9.5))]) is None
     assert bodies.get((True, True), [view(shared)]) is None
     assert bodies.get((False, True), [view(shared), view(shared)]) is None
     # No gateway, no collection: every scrape renders (its exporter-wide series are fresh).
-    bodies.put((False, True), [], b"exporter-wide only")
+    bodies.put((False, True), [], Body.of([b"exporter-wide only"]))
     assert bodies.get((False, True), []) is None
 
 
@@ -339,20 +340,45 @@ class Writer:
         self.chunks.append(bytes(chunk))
 
 
+def lines(count: int) -> list[bytes]:
+    """Lines like the renderer's: of similar but not equal length."""
+    return [b'ccgw_conference_participants{conf_id="%d"} %d\n' % (i, i % 7) for i in range(count)]
+
+
 async def test_a_body_is_sent_in_slices_and_dropped_once_sent() -> None:
     """aiohttp keeps a keep-alive connection's last response until the next request: the body
-    must not stay with it (it pinned 11 MB per scraper's connection)."""
-    body = bytes(range(256)) * 5000  # 1.28 MB
+    must not stay with it (it pinned 11 MB per scraper's connection). And it is joined only a
+    slice at a time: one 11 MB join cost an mmap and its page faults per scrape."""
+    body = Body.of(lines(40_000))
+    whole = body.join()
+    assert body.size == len(whole) > 10 * SlicedBody.SLICE
     payload = SlicedBody(body, content_type="text/plain")
-    assert payload.size == len(body)
+    assert payload.size == len(whole)
     writer = Writer()
     await payload.write(writer)  # type: ignore[arg-type]
-    assert b"".join(writer.chunks) == body
-    assert max(len(c) for c in writer.chunks) == SlicedBody.SLICE
-    assert len(writer.chunks) == -(-len(body) // SlicedBody.SLICE)
+    assert b"".join(writer.chunks) == whole
+    # Whole lines in every slice, each about SLICE bytes (the lines are of similar length).
+    assert all(c.endswith(b"\n") for c in writer.chunks)
+    assert max(len(c) for c in writer.chunks) < 1.1 * SlicedBody.SLICE
+    assert len(writer.chunks) <= -(-len(whole) // SlicedBody.SLICE) + 1
     assert payload.decode() == ""  # released
-    # Control: the same bytes, not yet sent, are still there.
-    assert SlicedBody(body, content_type="text/plain").decode("latin-1") == body.decode("latin-1")
+    # Control: the same body, not yet sent, is still there.
+    assert SlicedBody(body, content_type="text/plain").decode() == whole.decode()
+
+
+async def test_a_declared_length_bounds_what_is_written() -> None:
+    body = Body.of(lines(5_000))
+    writer = Writer()
+    await SlicedBody(body, "text/plain").write_with_length(writer, 1000)  # type: ignore[arg-type]
+    assert b"".join(writer.chunks) == body.join()[:1000]
+
+
+def test_a_line_longer_than_a_slice_is_a_piece_of_its_own() -> None:
+    long = b"x" * (3 * SlicedBody.SLICE) + b"\n"
+    body = Body.of([b"a\n", long, b"b\n"])
+    pieces = list(body.pieces(SlicedBody.SLICE))
+    assert b"".join(pieces) == b"a\n" + long + b"b\n"
+    assert list(Body.of([]).pieces(SlicedBody.SLICE)) == []
 
 
 # -- the memory settings -------------------------------------------------------------------------
