@@ -33,6 +33,9 @@ class Results:
     ratios: list[RatioRow] = field(default_factory=list)
     verdicts: list[Verdict] = field(default_factory=list)
     seconds: float = 0.0
+    # Seconds each phase took (start-up, floors in run order): the 2-minute budget is kept
+    # by knowing where it goes.
+    phases: dict[str, float] = field(default_factory=dict)
 
     @property
     def met(self) -> bool:
@@ -89,6 +92,8 @@ def table(results: Results) -> str:
         f"{m.get('speed_index_ms_after', 0):.0f} ms after (lower is faster); "
         f"{results.seconds:.0f} s"
     )
+    if results.phases:
+        out("phases (s): " + ", ".join(f"{k} {v:.0f}" for k, v in results.phases.items()))
     if results.latency:
         out("")
         out("floor 1 - wall time, median of runs (ms); simulator latency per call as shown")

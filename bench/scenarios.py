@@ -286,13 +286,22 @@ class LoadRow:
 
 # While scrapers arrive "at once" the collection must still be in flight: with a short
 # latency and few conferences (the smoke run) it could end before the last scraper's request
-# arrived on a loaded machine, and that scraper rightly got a collection of its own.
+# arrived on a loaded machine, and that scraper rightly got a collection of its own. About a
+# second per collection is plenty; 100 ms per call at N = 10,000 (3.2 s a collection) cost
+# the full bench 7 s of its 2 minutes.
 LOAD_LATENCY_MS = 100.0
+LOAD_COLLECTION_S = 1.0
 
 
-async def gateway_load(bench: Bench, conferences: int, scrapers: int) -> LoadRow:
+def load_latency_ms(conferences: int, concurrency: int) -> float:
+    """The gateway latency that makes a collection of `conferences` last about a second."""
+    rounds = -(-expected_calls(conferences) // concurrency)
+    return min(LOAD_LATENCY_MS, max(LOAD_COLLECTION_S * 1000 / rounds, 20.0))
+
+
+async def gateway_load(bench: Bench, conferences: int, scrapers: int, concurrency: int) -> LoadRow:
     await bench.population(conferences)
-    await bench.admin.latency(LOAD_LATENCY_MS)
+    await bench.admin.latency(load_latency_ms(conferences, concurrency))
     queries, discoveries, scrapes = await bench.calls_of(scrapers)
     return LoadRow(
         conferences, scrapers, queries, discoveries, expected_calls(conferences), len(scrapes)
