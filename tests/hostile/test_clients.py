@@ -477,8 +477,13 @@ async def test_a_password_spray_does_not_lock_out_the_scraper(
         assert scrapes.percentile(1.0) < SCRAPE_TIMEOUT, scrapes.summary()
         assert statuses.get(401, 0) > 0
         assert statuses.get(503, 0) > 0  # the queue was full, and said so at once
+        # Every 503 is counted: the sprayers' and any the scraper met while its first check
+        # waited (seen once on a loaded machine: 226 counted, 225 at the sprayers). A sprayer
+        # that gave up before reading its status line (0) may have been answered 503 too.
         busy = exporter.metric("ccgw_exporter_http_rejected_total", reason="auth_busy")
-        assert busy - busy_before == statuses.get(503, 0)
+        seen = statuses.get(503, 0) + scrapes.failures.count("status 503")
+        assert seen <= busy - busy_before <= seen + statuses.get(0, 0), (busy, busy_before,
+                                                                         statuses)  # fmt: skip
         busy_before = busy
 
 
