@@ -402,10 +402,17 @@ GOOD = basic("calm", PASSWORDS["calm"])
 
 
 async def spray(
-    host: str, port: int, user: str, per_second: float, stop: asyncio.Event, sources: list[str]
+    host: str,
+    port: int,
+    user: str,
+    per_second: float,
+    stop: asyncio.Event,
+    sources: list[str],
+    refused: set[str] | None = None,
 ) -> tuple[int, dict[int, int]]:
     """Wrong passwords for `user` at `per_second`, each on a new connection, from `sources`
-    in turn. Returns (sent, answers by status)."""
+    in turn. Returns (sent, answers by status); `refused` gets, as it happens, every source
+    that has been answered 401 (the exporter now holds it suspect)."""
     statuses: dict[int, int] = {}
     sent = 0
     tasks: set[asyncio.Task[None]] = set()
@@ -428,6 +435,8 @@ async def spray(
         finally:
             writer.transport.abort()
         statuses[status] = statuses.get(status, 0) + 1
+        if status == 401 and refused is not None:
+            refused.add(source)
 
     loop = asyncio.get_running_loop()
     started = loop.time()
@@ -455,11 +464,19 @@ async def test_a_password_spray_does_not_lock_out_the_scraper(
     for user, sprayers in (("first", 1), ("second", 32)):
         stop = asyncio.Event()
         sources = [f"127.0.1.{n}" for n in range(1, sprayers + 1)]
+        refused: set[str] = set()
         attack = asyncio.ensure_future(spray(exporter.host, exporter.port, user, 50, stop,
-                                             sources))  # fmt: skip
+                                             sources, refused))  # fmt: skip
         # From 32 fresh addresses the first wrong password of each is not yet suspect, and
-        # those fill the queue for a second or two: the measure starts after that.
-        await asyncio.sleep(0.5 if sprayers == 1 else 2.0)
+        # those fill the queue for a second or two (longer on a loaded machine, where each
+        # check is slower: a fixed 2 s wait once left the scraper 3 of 12 scrapes answered
+        # 503): the measure starts once every address has been refused, i.e. is suspect.
+        await asyncio.sleep(0.5)
+        for _ in range(200):
+            if len(refused) == len(sources):
+                break
+            await asyncio.sleep(0.1)
+        assert len(refused) == len(sources), f"only {len(refused)} sprayers refused in 20 s"
         auth = {"Authorization": basic(user, PASSWORDS[user])}
         with Scraper(exporter, headers=auth, source=scraper_address) as scraper:
             await asyncio.sleep(ATTACK_SECONDS)
