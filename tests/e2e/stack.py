@@ -18,6 +18,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from . import configs
 from .gateways import (
@@ -112,12 +113,54 @@ class Stack:
         self.loop.close()
 
 
-def _exporter_argv(config: Path) -> list[str]:
+def exporter_argv(config: Path) -> list[str]:
     """The installed console script, as an operator runs it; `-m` when not installed."""
     script = Path(sys.executable).with_name("ccgw-exporter")
     if script.exists():
         return [str(script), f"--config.file={config}"]
     return [sys.executable, "-m", "exporter.cli", f"--config.file={config}"]
+
+
+def start_exporter(workdir: Path, config: dict[str, Any], processes: list[Process]) -> str:
+    """One exporter signed in as the inspector (the small stacks of test_ha_pair and
+    test_activity_increase); its listen address once `/-/ready` says so. `processes` gets it
+    as soon as it starts, so the caller's cleanup stops it whatever happens next."""
+    process = Process(
+        "exporter",
+        exporter_argv(configs.write_yaml(workdir / "exporter.yml", config)),
+        workdir / "exporter.log",
+        env={configs.PASSWORD_ENV: INSPECTOR_PASSWORD, "PYTHONUNBUFFERED": "1"},
+    )
+    processes.append(process)
+    process.start()
+    address = wait_for_listen_address(process, STARTUP_TIMEOUT)
+    wait_until_ready(process, f"http://{address}/-/ready", STARTUP_TIMEOUT)
+    return address
+
+
+def start_prometheus(
+    binaries: Binaries, workdir: Path, name: str, config: Path, processes: list[Process]
+) -> PrometheusAPI:
+    """A real Prometheus on a free port with its own TSDB under `workdir`, once ready."""
+
+    def prometheus(port: int) -> Process:
+        process = Process(
+            name,
+            [
+                binaries.prometheus,
+                f"--config.file={config}",
+                f"--storage.tsdb.path={workdir / f'{name}-data'}",
+                f"--web.listen-address=127.0.0.1:{port}",
+            ],
+            workdir / f"{name}.log",
+        )
+        processes.append(process)
+        return process
+
+    _, port = start_with_port(
+        prometheus, lambda port: f"http://127.0.0.1:{port}/-/ready", STARTUP_TIMEOUT
+    )
+    return PrometheusAPI(f"http://127.0.0.1:{port}")
 
 
 def start_stack(workdir: Path, binaries: Binaries, processes: list[Process]) -> Stack:
@@ -169,7 +212,7 @@ def _start(stack: Stack, binaries: Binaries) -> None:
         )
         process = Process(
             name,
-            _exporter_argv(config),
+            exporter_argv(config),
             workdir / f"{name}.log",
             env={
                 configs.PASSWORD_ENV: INSPECTOR_PASSWORD,
@@ -228,26 +271,9 @@ def _start(stack: Stack, binaries: Binaries) -> None:
             extra_jobs=configs.probe_jobs(stack.b_instance, PROBED),
         ),
     )
-    tsdb = workdir / "prometheus-data"
-
-    def prometheus(port: int) -> Process:
-        process = Process(
-            "prometheus",
-            [
-                binaries.prometheus,
-                f"--config.file={prom_config}",
-                f"--storage.tsdb.path={tsdb}",
-                f"--web.listen-address=127.0.0.1:{port}",
-            ],
-            workdir / "prometheus.log",
-        )
-        stack.processes.append(process)
-        return process
-
-    _, prom_port = start_with_port(
-        prometheus, lambda port: f"http://127.0.0.1:{port}/-/ready", STARTUP_TIMEOUT
+    stack.prometheus = start_prometheus(
+        binaries, workdir, "prometheus", prom_config, stack.processes
     )
-    stack.prometheus = PrometheusAPI(f"http://127.0.0.1:{prom_port}")
     stack.prometheus_ready_at = time.monotonic()
 
 

@@ -22,10 +22,10 @@ import pytest
 from ccgw_simulator import GatewaySimulator, SimulatorConfig
 
 from . import configs
-from .gateways import INSPECTOR, INSPECTOR_PASSWORD
-from .processes import Process, start_with_port, stop_all, wait_for_listen_address, wait_until_ready
+from .gateways import INSPECTOR
+from .processes import Process, stop_all
 from .promapi import PrometheusAPI
-from .stack import STARTUP_TIMEOUT, Binaries, _exporter_argv
+from .stack import Binaries, start_exporter, start_prometheus
 from .webhook import BackgroundLoop
 
 pytestmark = pytest.mark.e2e
@@ -91,16 +91,7 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
                 )
             ]
         )
-        exporter = Process(
-            "exporter",
-            _exporter_argv(configs.write_yaml(workdir / "exporter.yml", config)),
-            workdir / "exporter.log",
-            env={configs.PASSWORD_ENV: INSPECTOR_PASSWORD, "PYTHONUNBUFFERED": "1"},
-        )
-        processes.append(exporter)
-        exporter.start()
-        address = wait_for_listen_address(exporter, STARTUP_TIMEOUT)
-        wait_until_ready(exporter, f"http://{address}/-/ready", STARTUP_TIMEOUT)
+        address = start_exporter(workdir, config, processes)
         prom_config = configs.write_yaml(
             workdir / "prometheus.yml",
             {
@@ -110,25 +101,8 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
                 ],
             },
         )
-
-        def prometheus(port: int) -> Process:
-            process = Process(
-                "prometheus",
-                [
-                    binaries.prometheus,
-                    f"--config.file={prom_config}",
-                    f"--storage.tsdb.path={workdir / 'tsdb'}",
-                    f"--web.listen-address=127.0.0.1:{port}",
-                ],
-                workdir / "prometheus.log",
-            )
-            processes.append(process)
-            return process
-
-        _, port = start_with_port(
-            prometheus, lambda port: f"http://127.0.0.1:{port}/-/ready", STARTUP_TIMEOUT
-        )
-        yield Run(loop, sim, PrometheusAPI(f"http://127.0.0.1:{port}"))
+        prom = start_prometheus(binaries, workdir, "prometheus", prom_config, processes)
+        yield Run(loop, sim, prom)
     finally:
         stop_all(processes)
         with contextlib.suppress(Exception):

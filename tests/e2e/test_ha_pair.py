@@ -15,23 +15,16 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from ccgw_simulator import GatewaySimulator, SimulatorConfig
 
 from . import configs
-from .gateways import INSPECTOR, INSPECTOR_PASSWORD
-from .processes import (
-    Process,
-    start_with_port,
-    stop_all,
-    wait_for_listen_address,
-    wait_until_ready,
-)
+from .gateways import INSPECTOR
+from .processes import Process, stop_all
 from .promapi import PrometheusAPI
-from .stack import STARTUP_TIMEOUT, Binaries, _exporter_argv
+from .stack import Binaries, start_exporter, start_prometheus
 from .webhook import BackgroundLoop
 
 pytestmark = pytest.mark.e2e
@@ -66,16 +59,7 @@ def pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pair]:
             ]
         )
         config["gateways"][0]["share_window"] = WINDOW
-        exporter = Process(
-            "exporter",
-            _exporter_argv(configs.write_yaml(workdir / "exporter.yml", config)),
-            workdir / "exporter.log",
-            env={configs.PASSWORD_ENV: INSPECTOR_PASSWORD, "PYTHONUNBUFFERED": "1"},
-        )
-        processes.append(exporter)
-        exporter.start()
-        address = wait_for_listen_address(exporter, STARTUP_TIMEOUT)
-        wait_until_ready(exporter, f"http://{address}/-/ready", STARTUP_TIMEOUT)
+        address = start_exporter(workdir, config, processes)
         servers = []
         for replica in ("a", "b"):
             prom_config = configs.write_yaml(
@@ -92,24 +76,9 @@ def pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pair]:
                 },
             )
 
-            def prometheus(port: int, replica: str = replica, path: Path = prom_config) -> Process:
-                process = Process(
-                    f"prometheus-{replica}",
-                    [
-                        binaries.prometheus,
-                        f"--config.file={path}",
-                        f"--storage.tsdb.path={workdir / f'tsdb-{replica}'}",
-                        f"--web.listen-address=127.0.0.1:{port}",
-                    ],
-                    workdir / f"prometheus-{replica}.log",
-                )
-                processes.append(process)
-                return process
-
-            _, port = start_with_port(
-                prometheus, lambda port: f"http://127.0.0.1:{port}/-/ready", STARTUP_TIMEOUT
+            servers.append(
+                start_prometheus(binaries, workdir, f"prometheus-{replica}", prom_config, processes)
             )
-            servers.append(PrometheusAPI(f"http://127.0.0.1:{port}"))
         yield Pair(sim, servers)
     finally:
         stop_all(processes)
