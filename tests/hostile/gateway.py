@@ -440,12 +440,10 @@ class _Compressor:
         return b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x02\xff" if self.gzip else b"\x78\xda"
 
     def piece(self, data: bytes) -> bytes:
-        if not self._checksum:
-            pass  # only the length is wanted: the trailer's size does not depend on it
-        elif self.gzip:
-            self._check = zlib.crc32(data, self._check)
-        else:
-            self._check = zlib.adler32(data, self._check)
+        # Without `_checksum` only the length is wanted: the trailer's size does not depend on it.
+        if self._checksum:
+            check = zlib.crc32 if self.gzip else zlib.adler32
+            self._check = check(data, self._check)
         self._size += len(data)
         out = self._cache.get(data) if len(data) >= 1 << 16 else None
         if out is None:
