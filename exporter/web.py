@@ -131,12 +131,14 @@ class SlicedBody(Payload):
         self, writer: AbstractStreamWriter, content_length: int | None
     ) -> None:
         left = self._value.size if content_length is None else content_length
-        for piece in self._value.pieces(self.SLICE):
-            if left <= 0:
-                break
-            await writer.write(piece if len(piece) <= left else piece[:left])
-            left -= len(piece)
-        self._value = _SENT
+        try:
+            for piece in self._value.pieces(self.SLICE):
+                if left <= 0:
+                    break
+                await writer.write(piece if len(piece) <= left else piece[:left])
+                left -= len(piece)
+        finally:  # also when the scraper went away mid-body
+            self._value = _SENT
 
 
 def wants_openmetrics(accept: str) -> bool:

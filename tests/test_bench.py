@@ -366,6 +366,20 @@ async def test_a_body_is_sent_in_slices_and_dropped_once_sent() -> None:
     assert SlicedBody(body, content_type="text/plain").decode() == whole.decode()
 
 
+class GoneWriter(Writer):
+    async def write(self, chunk: bytes | memoryview) -> None:
+        if self.chunks:
+            raise ConnectionResetError("the scraper went away")
+        await super().write(chunk)
+
+
+async def test_a_body_is_dropped_when_the_scraper_leaves_mid_body() -> None:
+    payload = SlicedBody(Body.of(lines(40_000)), content_type="text/plain")
+    with pytest.raises(ConnectionResetError):
+        await payload.write(GoneWriter())  # type: ignore[arg-type]
+    assert payload.decode() == ""  # released, not pinned by the dead response
+
+
 async def test_a_declared_length_bounds_what_is_written() -> None:
     body = Body.of(lines(5_000))
     writer = Writer()
