@@ -133,13 +133,14 @@ class ConferenceActivity:
                 and applied > record.applied
             ):
                 self.prolongations += 1
-            if members != record.members:
-                if counting:
-                    before = set(record.members)
-                    after = set(members)
-                    self.joined += len(after - before)
-                    self.left += len(before - after)
-                record.members = members
+            # Unchanged participants are usually the very same tuple (the client's
+            # AddressCache hands it on), so identity settles most conferences at once.
+            if counting and members is not record.members and members != record.members:
+                before = set(record.members)
+                after = set(members)
+                self.joined += len(after - before)
+                self.left += len(before - after)
+            record.members = members
             record.applied = applied
             record.elapsed = conference.elapsed_seconds
             if count > record.peak:

@@ -62,8 +62,14 @@ def lenient(payload: bytes, charset: str | None, participants: bool, cap: int) -
     return envelope.retcode, envelope.message, page
 
 
-def fast(payload: bytes, charset: str | None, participants: bool, cap: int) -> Outcome | None:
-    decoded = fastpath.decode_page(payload, charset, participants, cap)
+def fast(
+    payload: bytes,
+    charset: str | None,
+    participants: bool,
+    cap: int,
+    cache: fastpath.AddressCache | None = None,
+) -> Outcome | None:
+    decoded = fastpath.decode_page(payload, charset, participants, cap, cache)
     if decoded is None:
         return None
     envelope, page = decoded
@@ -72,9 +78,15 @@ def fast(payload: bytes, charset: str | None, participants: bool, cap: int) -> O
     return envelope.retcode, envelope.message, page
 
 
-def production(payload: bytes, charset: str | None, participants: bool, cap: int) -> Outcome:
+def production(
+    payload: bytes,
+    charset: str | None,
+    participants: bool,
+    cap: int,
+    cache: fastpath.AddressCache | None = None,
+) -> Outcome:
     try:
-        envelope, page = _decode_conferences(payload, charset, participants, cap)
+        envelope, page = _decode_conferences(payload, charset, participants, cap, cache)
     except DecodeError:
         return "DecodeError"
     return envelope.retcode, envelope.message, page
@@ -92,7 +104,19 @@ def check(payload: bytes, charset: str | None, participants: bool, cap: int) -> 
         assert got[2] is not None
         assert got[2].skipped == 0
     assert production(payload, charset, participants, cap) == expected
+    # Through the AddressCache: empty, then holding this answer (every conference a hit),
+    # and the one shared by all examples, which holds other addresses under the same small
+    # conference IDs (a stale entry must never be taken for this answer's).
+    for cache in (fastpath.AddressCache(), SHARED_CACHE):
+        for _ in range(2):
+            cached = fast(payload, charset, participants, cap, cache)
+            assert cached == got
+            assert production(payload, charset, participants, cap, cache) == expected
+        cache.next_collection()
     return got is not None
+
+
+SHARED_CACHE = fastpath.AddressCache()
 
 
 # -- answers: the vendor's, then quirky ---------------------------------------------------------
@@ -423,3 +447,87 @@ def test_the_shared_empty_participant_list_cannot_change_and_survives_pickling()
     copied = pickle.loads(pickle.dumps(page))
     assert copied == page
     assert copied.conferences[0].participants == []
+
+
+# -- the AddressCache ----------------------------------------------------------------------------
+
+
+def _answer(*confs: tuple[int, object]) -> bytes:
+    base = SAMPLE["result"]["confs"][0]
+    return json.dumps(
+        {"message": "", "retcode": "0",
+         "result": {"confs": [{**base, "confId": i, "addresses": a} for i, a in confs]}}
+    ).encode()  # fmt: skip
+
+
+PEOPLE: list[dict[str, Any]] = SAMPLE["result"]["confs"][0]["addresses"]
+
+
+def _page(payload: bytes, cache: fastpath.AddressCache) -> ConferencePage:
+    decoded = fastpath.decode_page(payload, "utf-8", False, 500, cache)
+    assert decoded is not None
+    return decoded[1]
+
+
+def test_unchanged_addresses_are_reused_not_decoded_again() -> None:
+    """The second answer decodes no addresses, and hands on the same members tuple (what lets
+    the activity tracker settle "unchanged" by identity)."""
+    cache = fastpath.AddressCache()
+    payload = _answer((1, PEOPLE), (2, PEOPLE[:1]), (3, []))
+    first = _page(payload, cache)
+    assert (cache.hits, cache.misses) == (0, 3)
+    cache.next_collection()
+    second = _page(payload, cache)
+    assert (cache.hits, cache.misses) == (3, 3)
+    assert second == first
+    for a, b in zip(first.conferences, second.conferences, strict=True):
+        assert a.members is b.members
+        assert a.channel_counts is b.channel_counts
+
+
+def test_changed_addresses_are_decoded_again_and_counted_anew() -> None:
+    cache = fastpath.AddressCache()
+    _page(_answer((1, PEOPLE)), cache)
+    held = [{**PEOPLE[0], "channelState": 1}, PEOPLE[1]]
+    (conference,) = _page(_answer((1, held)), cache).conferences
+    assert (cache.hits, cache.misses) == (0, 2)
+    assert conference.channel_counts == (0, 2, 0, 0)
+    # The same bytes under another conference ID are decoded for that conference.
+    (other,) = _page(_answer((2, held)), cache).conferences
+    assert cache.misses == 3
+    assert other.channel_counts == (0, 2, 0, 0)
+
+
+def test_addresses_that_fail_the_checks_are_never_cached() -> None:
+    """A cached entry exists only for bytes that passed every check: an answer whose addresses
+    would not pass goes to the lenient path, each time, and reads as the oracle reads it."""
+    cache = fastpath.AddressCache()
+    bad = [{**PEOPLE[0], "channelState": 7}]
+    payload = _answer((1, bad))
+    for _ in range(2):
+        assert fastpath.decode_page(payload, "utf-8", False, 500, cache) is None
+        assert production(payload, "utf-8", False, 500, cache) == lenient(
+            payload, "utf-8", False, 500
+        )
+    # Not an array at all: valid JSON to the raw decoder, refused when decoded.
+    assert fast(_answer((1, 5)), "utf-8", False, 500, cache) is None
+    assert len(cache) == 0
+
+
+def test_the_cache_holds_two_collections_at_most() -> None:
+    cache = fastpath.AddressCache()
+    _page(_answer((1, PEOPLE), (2, PEOPLE)), cache)
+    cache.next_collection()
+    _page(_answer((2, PEOPLE)), cache)  # conference 1 has ended
+    assert len(cache) == 2
+    cache.next_collection()
+    assert len(cache) == 1
+    cache.next_collection()
+    assert len(cache) == 0
+
+
+def test_each_gateway_client_has_its_own_cache() -> None:
+    from exporter.gateway.client import ClientSettings, GatewayClient
+
+    settings = ClientSettings(base_url="https://gw.example:8043/", agent_id="1001")
+    assert GatewayClient(settings).addresses is not GatewayClient(settings).addresses

@@ -182,12 +182,17 @@ def _decode_envelope(payload: bytes, charset: str | None) -> Envelope:
 
 
 def _decode_conferences(
-    payload: bytes, charset: str | None, participants: bool, max_participants: int
+    payload: bytes,
+    charset: str | None,
+    participants: bool,
+    max_participants: int,
+    cache: fastpath.AddressCache | None = None,
 ) -> tuple[Envelope, ConferencePage | None]:
     """The envelope and, on success, the parsed page: by the typed fast path when the answer
     is exactly the vendor's (fastpath.py), else by the lenient parser. Also run in the helper
-    process for large answers (no raw JSON travels back, only the small parsed objects)."""
-    fast = fastpath.decode_page(payload, charset, participants, max_participants)
+    process for large answers (no raw JSON travels back, only the small parsed objects; no
+    cache there, it lives in this process)."""
+    fast = fastpath.decode_page(payload, charset, participants, max_participants, cache)
     if fast is not None:
         return fast
     envelope = _decode_envelope(payload, charset)
@@ -219,6 +224,8 @@ class GatewayClient:
         self._epoch = 0
         self._http: aiohttp.ClientSession | None = None
         self._wire: WirePool | None = None
+        # Participants as last decoded per conference (fastpath.AddressCache, issue 18).
+        self.addresses = fastpath.AddressCache()
         self._base = settings.base_url.rstrip("/") + API_PREFIX
         self._agent = settings.agent_id
 
@@ -567,7 +574,11 @@ class GatewayClient:
         try:
             if len(payload) <= OFFLOAD_BYTES:
                 envelope, page = _decode_conferences(
-                    payload, charset, settings.participants, settings.max_participants
+                    payload,
+                    charset,
+                    settings.participants,
+                    settings.max_participants,
+                    self.addresses,
                 )
             else:
                 envelope, page = await asyncio.get_running_loop().run_in_executor(
@@ -622,6 +633,7 @@ class GatewayClient:
         """
         batches = [ids[i : i + MAX_IDS_PER_CALL] for i in range(0, len(ids), MAX_IDS_PER_CALL)]
         merged = ConferenceQuery()
+        self.addresses.next_collection()
         loop = asyncio.get_running_loop()
 
         async def run(pending: list[Sequence[int]]) -> list[FailedBatch]:

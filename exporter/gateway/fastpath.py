@@ -108,6 +108,88 @@ _decoder: Final = msgspec.json.Decoder(_Answer)
 _OK: Final = "0"
 
 
+# The same answer with each conference's `addresses` left as raw JSON (checked for syntax
+# only): an AddressCache then decodes and checks them only when they differ from the last
+# answer's for that conference (below).
+class _RawConference(msgspec.Struct, forbid_unknown_fields=True, gc=False):
+    confId: Annotated[int, msgspec.Meta(ge=1, le=LONG_MAX)]
+    confState: _ConfState
+    startTime: _Long
+    applyConfTime: _Long
+    confHaveBeenTime: _Long
+    addresses: msgspec.Raw
+
+
+class _RawConfs(msgspec.Struct, forbid_unknown_fields=True, gc=False):
+    confs: list[_RawConference]
+
+
+class _RawAnswer(msgspec.Struct, forbid_unknown_fields=True, gc=False):
+    message: Annotated[str, msgspec.Meta(max_length=TEXT_LIMIT)]
+    retcode: Literal["0"]
+    result: _RawConfs | list[_RawConference]
+
+
+_raw_decoder: Final = msgspec.json.Decoder(_RawAnswer)
+_addresses_decoder: Final = msgspec.json.Decoder(list[_Participant])
+
+
+class _Addresses(msgspec.Struct, gc=False):
+    """One conference's participants as last decoded: the raw JSON and what it made."""
+
+    raw: msgspec.Raw  # an owning copy, not a view that would keep the whole answer alive
+    channel_counts: tuple[int, ...]
+    mode_counts: tuple[int, ...]
+    members: tuple[tuple[object, object], ...]
+
+
+class AddressCache:
+    """The participants of each conference of one gateway, kept from one collection to the
+    next, so that an unchanged `addresses` array is neither decoded nor counted again.
+
+    Why: between two scrapes a conference's participants rarely change (its elapsed minutes
+    do, every minute; its `addresses` only when someone joins, leaves or is muted), and they
+    are most of an answer's bytes and of its decoding: building three participant structs per
+    conference, counting them and making the members tuple was ~40 % of the fast path
+    (issue 18, docs/performance.md). Comparing the raw bytes with the last ones is one memcmp.
+    Reusing the members tuple also lets the activity tracker see "unchanged" by identity.
+
+    Exact by construction: an entry is only ever made from bytes that decoded and passed the
+    checks, and it is reused only for byte-identical JSON of the same conference ID, which
+    decodes to the same values. One per GatewayClient (never shared between gateways); two
+    generations, so it holds the conferences of the last collection and of the current one,
+    no more (`next_collection`).
+    """
+
+    __slots__ = ("_before", "_now", "hits", "misses")
+
+    def __init__(self) -> None:
+        self._now: dict[int, _Addresses] = {}
+        self._before: dict[int, _Addresses] = {}
+        self.hits = 0
+        self.misses = 0
+
+    def next_collection(self) -> None:
+        """A collection starts: what the one before last saw and this one did not is let go."""
+        self._before = self._now
+        self._now = {}
+
+    def __len__(self) -> int:
+        return len(self._now.keys() | self._before.keys())
+
+    def lookup(self, conf_id: int, raw: msgspec.Raw) -> _Addresses | None:
+        entry = self._now.get(conf_id)
+        if entry is None:
+            entry = self._before.get(conf_id)
+        if entry is not None and entry.raw == raw:
+            self._now[conf_id] = entry
+            return entry
+        return None
+
+    def store(self, conf_id: int, entry: _Addresses) -> None:
+        self._now[conf_id] = entry
+
+
 def _check_slots() -> None:
     """The counts are filled by position: channelState 0, 1, 2 are the slots of "talking",
     "held", "announcement" in CHANNEL_STATE_VALUES, channelAttrib 1, 2, 3 those of "listen",
@@ -134,12 +216,23 @@ def is_utf8(charset: str | None) -> bool:
 
 
 def decode_page(
-    payload: bytes, charset: str | None, participants: bool, max_participants: int
+    payload: bytes,
+    charset: str | None,
+    participants: bool,
+    max_participants: int,
+    cache: AddressCache | None = None,
 ) -> tuple[Envelope, ConferencePage] | None:
     """The envelope and the page, exactly as the lenient path would make them; or None when
-    the answer is not one the fast path may take (the caller then takes the lenient path)."""
+    the answer is not one the fast path may take (the caller then takes the lenient path).
+    `cache`: the gateway's AddressCache, for the counted conferences of the default."""
     if not is_utf8(charset):
         return None
+    # One pass over the bytes in C instead of two checks per string: without a backslash
+    # (no escape), any non-ASCII byte, or DEL, every string decoded is printable ASCII (JSON
+    # itself forbids raw control characters, and msgspec enforces it).
+    plain = payload.isascii() and b"\\" not in payload and b"\x7f" not in payload
+    if cache is not None and plain and not participants:
+        return _decode_cached(payload, cache)
     try:
         answer = _decoder.decode(payload)
     except (msgspec.ValidationError, msgspec.DecodeError):
@@ -147,10 +240,7 @@ def decode_page(
     result = answer.result
     confs = result.confs if type(result) is _Confs else result
     assert isinstance(confs, list)
-    # One pass over the bytes in C instead of two checks per string: without a backslash
-    # (no escape), any non-ASCII byte, or DEL, every string decoded is printable ASCII (JSON
-    # itself forbids raw control characters, and msgspec enforces it).
-    if not (payload.isascii() and b"\\" not in payload and b"\x7f" not in payload) and not (
+    if not plain and not (
         _safe(answer.message) and all(_safe(p.address) for c in confs for p in c.addresses)
     ):
         return None
@@ -196,6 +286,71 @@ def _counted(confs: list[_Conference]) -> list[Conference]:
             )
         )
     return out
+
+
+def _decode_cached(payload: bytes, cache: AddressCache) -> tuple[Envelope, ConferencePage] | None:
+    """`_counted` through the cache: the conferences as `_counted` makes them, with each
+    `addresses` array decoded only when its bytes differ from the cached ones. The caller has
+    checked that the payload is printable ASCII without escapes."""
+    try:
+        answer = _raw_decoder.decode(payload)
+    except (msgspec.ValidationError, msgspec.DecodeError):
+        return None
+    result = answer.result
+    confs = result.confs if type(result) is _RawConfs else result
+    assert isinstance(confs, list)
+    out: list[Conference] = []
+    append = out.append
+    conf_state = CONF_STATES
+    none = NO_PARTICIPANTS
+    lookup = cache.lookup
+    for c in confs:
+        conf_id = c.confId
+        raw = c.addresses
+        entry = lookup(conf_id, raw)
+        if entry is None:
+            try:
+                addresses = _addresses_decoder.decode(raw)
+            except (msgspec.ValidationError, msgspec.DecodeError):
+                return None
+            entry = _addresses_entry(raw, addresses)
+            cache.store(conf_id, entry)
+            cache.misses += 1
+        else:
+            cache.hits += 1
+        append(
+            Conference(
+                conf_id,
+                conf_state[c.confState],
+                c.startTime / 1000.0,
+                c.applyConfTime * 60.0,
+                c.confHaveBeenTime * 60.0,
+                none,
+                0,
+                entry.channel_counts,
+                entry.mode_counts,
+                entry.members,
+                0,
+            )
+        )
+    return Envelope(_OK, answer.message), ConferencePage(out)
+
+
+def _addresses_entry(raw: msgspec.Raw, addresses: list[_Participant]) -> _Addresses:
+    states = [0, 0, 0, 0]
+    modes = [0, 0, 0, 0]
+    for p in addresses:
+        states[p.channelState] += 1
+        modes[p.channelAttrib - 1] += 1
+    state_counts = tuple(states)
+    mode_counts = tuple(modes)
+    shared = _COUNTS if len(_COUNTS) < _COUNTS_LIMIT else {}
+    return _Addresses(
+        raw.copy(),
+        shared.setdefault(state_counts, state_counts),
+        shared.setdefault(mode_counts, mode_counts),
+        tuple([(p.address, p.enterTime) for p in addresses]),
+    )
 
 
 # Count tuples seen, shared by the conferences that have them (a handful for any population;
