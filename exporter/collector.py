@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
 import operator
 import ssl
@@ -361,6 +362,7 @@ class GatewayTarget:
             complete = False
         result.requested = len(ordered)
         fresh: list[Conference] = []
+        fresh_ids: list[int] = []
         gone: list[int] = []
         found: set[int] = set()
         if ordered:
@@ -376,7 +378,8 @@ class GatewayTarget:
             result.skipped_entries = answer.skipped_entries
             result.failed_requests += len(answer.failed)
             succeeded += answer.succeeded
-            found = {c.conf_id for c in fresh}
+            fresh_ids = list(map(_CONF_ID, fresh))
+            found = set(fresh_ids)
             gone = [i for i in answer.answered if i not in found]
             if answer.failed or answer.unasked:
                 complete = False
@@ -394,7 +397,7 @@ class GatewayTarget:
             result.error = discovery_note
         now = loop.time()
         known = self._known
-        known.update((c.conf_id, (c, now)) for c in fresh)
+        known.update(zip(fresh_ids, zip(fresh, itertools.repeat(now)), strict=False))
         for conf_id in gone:
             known.pop(conf_id, None)
         self.activity.update(fresh, gone, complete=complete)

@@ -531,3 +531,94 @@ def test_each_gateway_client_has_its_own_cache() -> None:
 
     settings = ClientSettings(base_url="https://gw.example:8043/", agent_id="1001")
     assert GatewayClient(settings).addresses is not GatewayClient(settings).addresses
+
+
+# -- discovery answers (queryvdnconfid) -----------------------------------------------------------
+
+
+def lenient_ids(payload: bytes, charset: str | None) -> tuple[str, str, list[int] | None] | str:
+    """The oracle: how `GatewayClient._call` read a discovery answer before its fast path."""
+    from exporter.gateway.models import parse_conference_ids
+
+    try:
+        envelope = _decode_envelope(payload, charset)
+        if not envelope.ok:
+            return envelope.retcode, envelope.message, None
+        return envelope.retcode, envelope.message, parse_conference_ids(envelope.result)
+    except DecodeError:
+        return "DecodeError"
+
+
+def check_ids(payload: bytes, charset: str | None) -> bool:
+    got = fastpath.decode_ids(payload, charset)
+    if got is None:
+        return False
+    envelope, ids = got
+    assert (envelope.retcode, envelope.message, ids) == lenient_ids(payload, charset)
+    return True
+
+
+@st.composite
+def id_answers(draw: st.DrawFn) -> dict[str, Any]:
+    ids = draw(st.lists(st.integers(1, 2**63 - 1), max_size=30))
+    result: object = {"confIds": ids} if draw(st.booleans()) else ids
+    message = draw(st.sampled_from(["", "success"]) | _printable)
+    return {"message": message, "retcode": "0", "result": result}
+
+
+@st.composite
+def quirky_id_answers(draw: st.DrawFn) -> bytes:
+    data = draw(id_answers())
+    for _ in range(draw(st.integers(0, 3))):
+        path = draw(st.sampled_from(_paths(data)))
+        how = draw(st.sampled_from(["replace", "replace", "delete", "add"]))
+        key = draw(st.sampled_from(["extra", "confIds", "retcode", "message"]))
+        data = _mutate(data, path, how, copy.deepcopy(draw(QUIRKS)), key)
+    text = json.dumps(data, ensure_ascii=draw(st.booleans()))
+    return text.encode("utf-8", "surrogatepass")
+
+
+@FAST
+@given(id_answers(), st.sampled_from(["utf-8", None]))
+def test_well_formed_discovery_answers_take_the_fast_path(
+    answer: dict[str, Any], charset: str | None
+) -> None:
+    assert check_ids(json.dumps(answer).encode(), charset)
+
+
+@FAST
+@given(quirky_id_answers(), CHARSETS)
+def test_quirky_discovery_answers_are_read_alike(payload: bytes, charset: str | None) -> None:
+    check_ids(payload, charset)
+
+
+@pytest.mark.parametrize(
+    "result",
+    [[0, 1], [1, "2"], [1, 2.0], [1, True], [1, None], [2**63], [-5], {"confIds": None}, None,
+     {"confIds": [1], "more": 1}, {}],
+)  # fmt: skip
+def test_what_the_discovery_fast_path_refuses(result: object) -> None:
+    """Each is something the lenient parser drops or reads differently, one value at a time."""
+    payload = json.dumps({"message": "", "retcode": "0", "result": result}).encode()
+    assert fastpath.decode_ids(payload, "utf-8") is None
+    assert not check_ids(payload, "utf-8")
+
+
+def test_an_echoed_secret_is_redacted_on_both_fast_paths() -> None:
+    """The lenient envelope redacts a password or Guid the gateway echoes in `message`; the
+    fast paths must hand on the same text."""
+    from exporter.logs import SECRETS
+
+    SECRETS.password("fast-path-pw-5678")
+    message = "echo fast-path-pw-5678"
+    ids = json.dumps({"message": message, "retcode": "0", "result": [1]}).encode()
+    decoded = fastpath.decode_ids(ids, "utf-8")
+    assert decoded is not None
+    assert decoded[0].message == "echo <secret>"
+    assert check_ids(ids, "utf-8")
+    confs = json.dumps({**SAMPLE, "message": message}).encode()
+    for participants, cache in ((True, None), (False, None), (False, fastpath.AddressCache())):
+        page = fastpath.decode_page(confs, "utf-8", participants, 500, cache)
+        assert page is not None
+        assert page[0].message == "echo <secret>"
+        assert check(confs, "utf-8", participants, 500)

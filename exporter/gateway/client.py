@@ -330,7 +330,7 @@ class GatewayClient:
             async with requester.request(
                 http_method,
                 self._base + path,
-                data=None if body is None else json.dumps(body),
+                data=body if body is None or isinstance(body, bytes) else json.dumps(body),
                 headers=headers,
                 timeout=aiohttp.ClientTimeout(total=remaining),
                 server_hostname=self.settings.server_name or None,
@@ -383,12 +383,15 @@ class GatewayClient:
         body: Any = None,
         auth: bool = True,
         parse: Callable[[Envelope], T] | None = None,
+        fast: Callable[[bytes, str | None], tuple[Envelope, T] | None] | None = None,
         limit: int = boundary.SMALL_ANSWER_CAP,
     ) -> Any:
         """One call, classified and recorded once.
 
         Returns the envelope (retcode "0"), or what `parse` makes of it: a result that cannot
-        be parsed is recorded as a `decode` error, not as a successful answer.
+        be parsed is recorded as a `decode` error, not as a successful answer. `fast`: a typed
+        fast path (fastpath.py) for envelope and parsed result together, tried first; None
+        from it means the lenient `_decode` and `parse`.
         """
         started = time.perf_counter()
         payload, charset = await self._exchange(
@@ -401,6 +404,11 @@ class GatewayClient:
             limit=limit,
             started=started,
         )
+        quick = (
+            fast(payload, charset) if fast is not None and len(payload) <= OFFLOAD_BYTES else None
+        )
+        if quick is not None:
+            return self._answered(method, quick[0], quick[1], started)
         try:
             envelope = await self._decode(payload, charset)
             parsed = parse(envelope) if parse is not None and envelope.ok else envelope
@@ -550,13 +558,14 @@ class GatewayClient:
                 f"agentconf/{self._agent}/queryvdnconfid",
                 deadline=deadline,
                 parse=lambda envelope: parse_conference_ids(envelope.result),
+                fast=fastpath.decode_ids,
                 limit=self.settings.max_response_size,
             )
             return ids
 
         return await self._authed(deadline, call)
 
-    async def _query_page(self, body: dict[str, list[int]], deadline: float) -> ConferencePage:
+    async def _query_page(self, body: bytes, deadline: float) -> ConferencePage:
         method = "queryConfInfos"
         started = time.perf_counter()
         payload, charset = await self._exchange(
@@ -598,7 +607,9 @@ class GatewayClient:
         """One `queryconfinfos` call of at most 20 IDs, with the session's one retry."""
         if not 0 < len(ids) <= MAX_IDS_PER_CALL:
             raise ValueError(f"a batch holds 1 to {MAX_IDS_PER_CALL} IDs, not {len(ids)}")
-        body = {"confIds": list(ids)}
+        # What json.dumps({"confIds": ids}) writes, built once per batch (the IDs are ints):
+        # 500 calls per scrape at 10,000 conferences.
+        body = ('{"confIds": [' + ", ".join(map(str, ids)) + "]}").encode()
         calls = 0
 
         async def call() -> ConferenceQuery:

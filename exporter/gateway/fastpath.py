@@ -35,7 +35,8 @@ from typing import Annotated, Final, Literal, get_args
 
 import msgspec
 
-from .boundary import _UTF8_NAMES, LABEL_LIMIT, TEXT_LIMIT
+from ..logs import redact
+from .boundary import _UTF8_NAMES, LABEL_LIMIT, TEXT_LIMIT, safe_text
 from .models import (
     _ADDRESS_TYPES_TEXT,
     CHANNEL_MODE_VALUES,
@@ -204,6 +205,12 @@ def _check_slots() -> None:
 _check_slots()
 
 
+def _message(text: str) -> str:
+    """The message as the lenient envelope keeps it: a password or Guid the gateway echoes
+    is redacted there too (`models.envelope_from`); the text is printable ASCII already."""
+    return safe_text(redact(text)) if text else text
+
+
 def _safe(text: str) -> bool:
     """Printable ASCII: what `safe_text` and `label_text` return unchanged at any length
     within their limits (the lengths are checked by the structs)."""
@@ -245,7 +252,7 @@ def decode_page(
     ):
         return None
     conferences = _with_participants(confs, max_participants) if participants else _counted(confs)
-    return Envelope(_OK, answer.message), ConferencePage(conferences)
+    return Envelope(_OK, _message(answer.message)), ConferencePage(conferences)
 
 
 def _counted(confs: list[_Conference]) -> list[Conference]:
@@ -333,7 +340,7 @@ def _decode_cached(payload: bytes, cache: AddressCache) -> tuple[Envelope, Confe
                 0,
             )
         )
-    return Envelope(_OK, answer.message), ConferencePage(out)
+    return Envelope(_OK, _message(answer.message)), ConferencePage(out)
 
 
 def _addresses_entry(raw: msgspec.Raw, addresses: list[_Participant]) -> _Addresses:
@@ -351,6 +358,45 @@ def _addresses_entry(raw: msgspec.Raw, addresses: list[_Participant]) -> _Addres
         shared.setdefault(mode_counts, mode_counts),
         tuple([(p.address, p.enterTime) for p in addresses]),
     )
+
+
+# `queryvdnconfid` (cec_07_0486): `result.confIds`, or the bare array, of conference IDs.
+_ConfId = Annotated[int, msgspec.Meta(ge=1, le=LONG_MAX)]
+
+
+class _Ids(msgspec.Struct, forbid_unknown_fields=True, gc=False):
+    confIds: list[_ConfId]
+
+
+class _IdsAnswer(msgspec.Struct, forbid_unknown_fields=True, gc=False):
+    message: Annotated[str, msgspec.Meta(max_length=TEXT_LIMIT)]
+    retcode: Literal["0"]
+    result: _Ids | list[_ConfId]
+
+
+_ids_decoder: Final = msgspec.json.Decoder(_IdsAnswer)
+
+
+def decode_ids(payload: bytes, charset: str | None) -> tuple[Envelope, list[int]] | None:
+    """The discovery answer's envelope and IDs, as `_decode_envelope` and
+    `models.parse_conference_ids` make them; or None (the caller takes that lenient path).
+
+    Taken only as the vendor documents it: every ID a JSON integer from 1 to 2^63-1 (the
+    lenient parser drops anything else, one value at a time), no other field, a printable
+    message. 10,000 IDs: 1.9 -> 0.3 ms per collection (issue 18).
+    """
+    if not is_utf8(charset):
+        return None
+    try:
+        answer = _ids_decoder.decode(payload)
+    except (msgspec.ValidationError, msgspec.DecodeError):
+        return None
+    if not _safe(answer.message):
+        return None
+    result = answer.result
+    ids = result.confIds if type(result) is _Ids else result
+    assert isinstance(ids, list)
+    return Envelope(_OK, _message(answer.message)), ids
 
 
 # Count tuples seen, shared by the conferences that have them (a handful for any population;

@@ -206,6 +206,23 @@ async def test_45_ids_go_in_batches_of_20_20_5(client: GatewayClient) -> None:
     assert result.failed == []
 
 
+async def test_a_batch_body_is_what_json_dumps_writes(client: GatewayClient) -> None:
+    """The body of a batch is built by hand (once per batch, issue 18): byte for byte what
+    json.dumps made before, large IDs included."""
+    ids = [1, 20, 2**63 - 1, 1029888]
+    bodies: list[bytes] = []
+
+    def callback(url: Any, **kwargs: Any) -> CallbackResult:
+        bodies.append(kwargs["data"])
+        return CallbackResult(payload=ok({"confs": []}))
+
+    with aioresponses() as mock:
+        mock.post(QUERY, callback=callback)
+        result = await client.query_conf_batch(ids, deadline())
+    assert result.failed == []
+    assert bodies == [json.dumps({"confIds": ids}).encode()]
+
+
 async def test_a_failed_batch_is_reported_and_the_others_kept(client: GatewayClient) -> None:
     answers = iter(
         [
