@@ -622,3 +622,20 @@ def test_an_echoed_secret_is_redacted_on_both_fast_paths() -> None:
         assert page is not None
         assert page[0].message == "echo <secret>"
         assert check(confs, "utf-8", participants, 500)
+
+
+def test_few_or_many_missing_entries_decode_alike() -> None:
+    """A page with many conferences not in the cache is decoded typed as a whole, one with a
+    few conference by conference: both give what the fast path gives without a cache."""
+    people = [[{**PEOPLE[0], "address": str(70000 + i), "channelState": i % 3}] * (i % 4)
+              for i in range(20)]  # fmt: skip
+    payload = _answer(*((i + 1, people[i]) for i in range(20)))
+    expected = _page(payload, fastpath.AddressCache())  # 20 missing: the whole page
+    assert expected == fast(payload, "utf-8", False, 500)[2]  # type: ignore[index]
+    assert expected == lenient(payload, "utf-8", False, 500)[2]  # type: ignore[index]
+    for missing in (1, fastpath._PAGE_DECODE_FROM - 1, fastpath._PAGE_DECODE_FROM):
+        cache = fastpath.AddressCache()
+        _page(_answer(*((i + 1, people[i]) for i in range(missing, 20))), cache)
+        assert cache.misses == 20 - missing
+        assert _page(payload, cache) == expected
+        assert (cache.hits, cache.misses) == (20 - missing, 20)

@@ -298,7 +298,13 @@ def _counted(confs: list[_Conference]) -> list[Conference]:
 def _decode_cached(payload: bytes, cache: AddressCache) -> tuple[Envelope, ConferencePage] | None:
     """`_counted` through the cache: the conferences as `_counted` makes them, with each
     `addresses` array decoded only when its bytes differ from the cached ones. The caller has
-    checked that the payload is printable ASCII without escapes."""
+    checked that the payload is printable ASCII without escapes.
+
+    Arrays not in the cache are decoded one by one when they are few; when they are many (a
+    new gateway, the first scrape, a page of new conferences), the whole page is decoded typed
+    in one C call instead, as without the cache: a decoder call per conference would cost a
+    first scrape 1.5x what it cost before the cache.
+    """
     try:
         answer = _raw_decoder.decode(payload)
     except (msgspec.ValidationError, msgspec.DecodeError):
@@ -306,41 +312,55 @@ def _decode_cached(payload: bytes, cache: AddressCache) -> tuple[Envelope, Confe
     result = answer.result
     confs = result.confs if type(result) is _RawConfs else result
     assert isinstance(confs, list)
-    out: list[Conference] = []
-    append = out.append
-    conf_state = CONF_STATES
-    none = NO_PARTICIPANTS
     lookup = cache.lookup
-    for c in confs:
-        conf_id = c.confId
-        raw = c.addresses
-        entry = lookup(conf_id, raw)
-        if entry is None:
+    entries = [lookup(c.confId, c.addresses) for c in confs]
+    missing = [i for i, entry in enumerate(entries) if entry is None]
+    if missing:
+        if len(missing) >= _PAGE_DECODE_FROM:
             try:
-                addresses = _addresses_decoder.decode(raw)
+                typed = _decoder.decode(payload)
             except (msgspec.ValidationError, msgspec.DecodeError):
                 return None
-            entry = _addresses_entry(raw, addresses)
-            cache.store(conf_id, entry)
-            cache.misses += 1
+            full = typed.result.confs if type(typed.result) is _Confs else typed.result
+            assert isinstance(full, list)
+            parsed = [full[i].addresses for i in missing]
         else:
-            cache.hits += 1
-        append(
-            Conference(
-                conf_id,
-                conf_state[c.confState],
-                c.startTime / 1000.0,
-                c.applyConfTime * 60.0,
-                c.confHaveBeenTime * 60.0,
-                none,
-                0,
-                entry.channel_counts,
-                entry.mode_counts,
-                entry.members,
-                0,
-            )
+            try:
+                parsed = [_addresses_decoder.decode(confs[i].addresses) for i in missing]
+            except (msgspec.ValidationError, msgspec.DecodeError):
+                return None
+        store = cache.store
+        for i, addresses in zip(missing, parsed, strict=True):
+            c = confs[i]
+            entry = entries[i] = _addresses_entry(c.addresses, addresses)
+            store(c.confId, entry)
+        cache.misses += len(missing)
+    cache.hits += len(entries) - len(missing)
+    conf_state = CONF_STATES
+    none = NO_PARTICIPANTS
+    out = [
+        Conference(
+            c.confId,
+            conf_state[c.confState],
+            c.startTime / 1000.0,
+            c.applyConfTime * 60.0,
+            c.confHaveBeenTime * 60.0,
+            none,
+            0,
+            entry.channel_counts,
+            entry.mode_counts,
+            entry.members,
+            0,
         )
+        for c, entry in zip(confs, entries, strict=True)
+        if entry is not None  # always: every missing entry was filled above
+    ]
     return Envelope(_OK, _message(answer.message)), ConferencePage(out)
+
+
+# Missing entries in one page from which the whole page is decoded at once (measured, see
+# _decode_cached; a page holds up to 20 conferences).
+_PAGE_DECODE_FROM: Final = 4
 
 
 def _addresses_entry(raw: msgspec.Raw, addresses: list[_Participant]) -> _Addresses:
