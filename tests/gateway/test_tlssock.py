@@ -1,0 +1,538 @@
+"""HTTPS through the lean exchange (exporter/gateway/wire.py).
+
+The raw answers of tests/test_wire.py again, now over TLS and ended each way a TLS server can
+end a connection: close_notify, the TCP close without it, a reset, or never. aiohttp's client
+(asyncio's TLS layer) is the oracle, as in test_wire.py: the same answer must end the same way
+through both. Then what TLS adds: certificate and handshake failures, a peer that never
+finishes the handshake (timeout and cancellation, with every socket closed), answers of many
+TLS records, and sessions resumed by the pool's new connections.
+
+The server is a thread per connection on blocking `ssl` sockets, so that a test controls each
+byte and how the connection ends, and can see when the client closed its end.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import gc
+import gzip
+import json
+import os
+import socket
+import ssl
+import threading
+import warnings
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import aiohttp
+import pytest
+import trustme
+
+from exporter.gateway.boundary import TooLarge
+from exporter.gateway.client import ClientSettings, GatewayClient
+from exporter.gateway.tls import ResumingSSLContext, TLSSettings, build_ssl_context
+from exporter.gateway.wire import WirePool
+
+from ..conftest import INSPECTOR, deadline, wait_for
+from ..support import await_until
+from ..test_wire import BODY, OK, Outcome, ask, chunked, ok
+
+# -- a TLS server whose every byte and ending a test chooses -------------------------------------
+
+
+@dataclass(frozen=True)
+class Certs:
+    ca_file: str
+    server: ssl.SSLContext
+
+    def client(self) -> ResumingSSLContext:
+        context = build_ssl_context(TLSSettings(ca_file=self.ca_file))
+        assert isinstance(context, ResumingSSLContext)
+        return context
+
+
+@pytest.fixture(scope="module")
+def certs(tmp_path_factory: pytest.TempPathFactory) -> Certs:
+    ca = trustme.CA()
+    ca_file = tmp_path_factory.mktemp("tls") / "ca.pem"
+    ca.cert_pem.write_to_path(str(ca_file))
+    server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1", "::1", "localhost").configure_cert(server)
+    return Certs(str(ca_file), server)
+
+
+@dataclass
+class Server:
+    url: str
+    stop: threading.Event
+    connections: int = 0
+    hellos: int = 0  # connections whose first bytes (the ClientHello) arrived
+    requests: list[bytes] = field(default_factory=list)
+    received: list[int] = field(default_factory=list)  # bytes read by `sink`
+    client_closed: int = 0  # connections the client closed (EOF or reset seen)
+    handlers: list[threading.Thread] = field(default_factory=list)
+
+
+Handler = Callable[[socket.socket, Server], None]
+
+
+class Reader:
+    """Requests off a blocking socket, head and Content-Length body."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.buffer = bytearray()
+
+    def request(self) -> bytes | None:
+        while (end := self.buffer.find(b"\r\n\r\n")) < 0:
+            if not self._more():
+                return None
+        length = 0
+        for line in self.buffer[:end].split(b"\r\n"):
+            if line.lower().startswith(b"content-length:"):
+                length = int(line.split(b":", 1)[1])
+        size = end + 4 + length
+        while len(self.buffer) < size:
+            if not self._more():
+                return None
+        request = bytes(self.buffer[:size])
+        del self.buffer[:size]
+        return request
+
+    def _more(self) -> bool:
+        try:
+            data = self.sock.recv(1 << 20)
+        except ConnectionResetError:
+            return False
+        self.buffer += data
+        return bool(data)
+
+
+def wait_closed(sock: socket.socket, server: Server) -> None:
+    """Read and drop until the client closes its end (or the test ends)."""
+    sock.settimeout(0.05)
+    while not server.stop.is_set():
+        try:
+            if not sock.recv(65536):
+                break
+        except TimeoutError:
+            continue
+        except OSError:  # a reset, or the TLS layer's error for a cut connection
+            break
+    else:
+        return
+    server.client_closed += 1
+
+
+def close_notify(sock: socket.socket) -> None:
+    """Send close_notify without waiting for the client's (it may never send one)."""
+    assert isinstance(sock, ssl.SSLSocket)
+    sock.setblocking(False)
+    with contextlib.suppress(ssl.SSLError, OSError):
+        sock.unwrap()
+
+
+def answer(data: bytes, then: str = "keep") -> Handler:
+    """Each request gets `data`; then the connection is kept, ended with close_notify, closed
+    without it ("ragged": the socket closed under the TLS layer), reset, or held open."""
+
+    def handle(sock: socket.socket, server: Server) -> None:
+        reader = Reader(sock)
+        while (request := reader.request()) is not None:
+            server.requests.append(request)
+            sock.sendall(data)
+            if then == "close_notify":
+                close_notify(sock)
+                wait_closed(sock, server)
+                return
+            if then == "ragged":
+                return
+            if then == "reset":
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00" * 2)
+                return
+            if then == "hang":
+                wait_closed(sock, server)
+                return
+        server.client_closed += 1
+
+    return handle
+
+
+@contextlib.asynccontextmanager
+async def tls_server(
+    certs: Certs,
+    handler: Handler,
+    *,
+    handshake: bool = True,
+    host: str = "127.0.0.1",
+    context: ssl.SSLContext | None = None,
+) -> AsyncIterator[Server]:
+    """`handler` runs in a thread for each connection, on the TLS socket (or on the TCP one
+    when `handshake` is False), which is closed without close_notify when it returns."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    listener = socket.create_server((host, 0), family=family)
+    listener.settimeout(0.05)
+    port = listener.getsockname()[1]
+    name = f"[{host}]" if ":" in host else host
+    server = Server(f"https://{name}:{port}", threading.Event())
+    tls = context or certs.server
+
+    def run(conn: socket.socket) -> None:
+        sock: socket.socket = conn
+        try:
+            conn.settimeout(5.0)
+            first = conn.recv(1, socket.MSG_PEEK)
+            server.hellos += bool(first)
+            if handshake:
+                sock = tls.wrap_socket(conn, server_side=True)
+            handler(sock, server)
+        except OSError:  # the client gave up (a failed handshake, a timeout): its business
+            pass
+        finally:
+            sock.close()
+            conn.close()
+
+    def accept() -> None:
+        while not server.stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except TimeoutError:
+                continue
+            server.connections += 1
+            thread = threading.Thread(target=run, args=(conn,), daemon=True)
+            server.handlers.append(thread)
+            thread.start()
+
+    acceptor = threading.Thread(target=accept, daemon=True)
+    acceptor.start()
+    try:
+        yield server
+    finally:
+        server.stop.set()
+        # The event loop runs meanwhile: a client socket asyncio closes in a callback must
+        # close for the handler reading from it to end.
+        threads = [acceptor, *server.handlers]
+        try:
+            await await_until(lambda: not any(t.is_alive() for t in threads), 10.0, "handlers")
+        finally:
+            listener.close()
+
+
+def never_answer_the_hello(sock: socket.socket, server: Server) -> None:
+    wait_closed(sock, server)
+
+
+def close_after_the_hello(sock: socket.socket, server: Server) -> None:
+    sock.recv(65536)
+
+
+def plain_http_answer(sock: socket.socket, server: Server) -> None:
+    sock.recv(65536)
+    sock.sendall(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
+
+
+def open_fds() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+@contextlib.contextmanager
+def no_unclosed_resources() -> Iterator[None]:
+    """No socket or transport is left for the garbage collector to close: the fd count alone
+    would not see one that refcounting closed as it was dropped."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ResourceWarning)
+        yield
+        gc.collect()
+    assert [str(w.message) for w in caught if issubclass(w.category, ResourceWarning)] == []
+
+
+def pool_for(url: str, context: ssl.SSLContext | bool, size: int = 4) -> WirePool:
+    jar = aiohttp.CookieJar(unsafe=True)
+    return WirePool(url, context, size=size, cookie_jar=jar, user_agent="t", limit=16 << 20)
+
+
+async def post(
+    pool: WirePool, url: str, data: bytes = b"{}", timeout: float = 2.0
+) -> tuple[int, bytes]:
+    async with pool.request(
+        "POST", url + "/x", data=data, timeout=aiohttp.ClientTimeout(total=timeout)
+    ) as response:
+        body = b""
+        while piece := await response.content.readany():
+            body += piece
+        return response.status, body
+
+
+async def both(
+    certs: Certs, handler: Handler, *, handshake: bool = True, **settings: object
+) -> tuple[Outcome, Outcome]:
+    """The outcome of one batch through aiohttp and through the wire, each against a server
+    running `handler`."""
+    results = []
+    for wire in (False, True):
+        async with tls_server(certs, handler, handshake=handshake) as server:
+            results.append(await ask(server.url, wire, 1.0, ssl=certs.client(), **settings))
+    return results[0], results[1]
+
+
+# -- answers end as they end through aiohttp ----------------------------------------------------
+
+BIG = json.dumps({"message": "m" * 300_000, "retcode": "0", "result": {"confs": [json.loads(
+    BODY)["result"]["confs"][0]]}}).encode()  # fmt: skip
+UNTIL_CLOSE = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\r\n" + BODY
+SHORT_BODY = b"HTTP/1.1 200 OK\r\nContent-Length: 500\r\n\r\n" + BODY[:100]
+SHORT_HEAD = b"HTTP/1.1 200 OK\r\nContent-Len"
+FAILED_CONNECT = ("failed", "connect")
+
+ENDINGS = [
+    pytest.param(ok(), "keep", OK, id="content-length"),
+    pytest.param(chunked(), "keep", OK, id="chunked"),
+    pytest.param(ok(BIG), "keep", OK, id="many-records"),
+    pytest.param(chunked(BIG, sizes=(70_000, 3, 100_000)), "keep", OK, id="many-records-chunked"),
+    pytest.param(ok(gzip.compress(BIG), b"Content-Encoding: gzip\r\n"), "keep", OK, id="gzip"),
+    pytest.param(ok(extra=b"Connection: close\r\n"), "close_notify", OK, id="connection-close"),
+    pytest.param(UNTIL_CLOSE, "close_notify", OK, id="until-close_notify"),
+    pytest.param(UNTIL_CLOSE, "ragged", OK, id="until-ragged-eof"),
+    pytest.param(SHORT_BODY, "close_notify", FAILED_CONNECT, id="short-body-close_notify"),
+    pytest.param(SHORT_BODY, "ragged", FAILED_CONNECT, id="short-body-ragged-eof"),
+    pytest.param(SHORT_BODY, "reset", FAILED_CONNECT, id="short-body-reset"),
+    pytest.param(SHORT_HEAD, "close_notify", FAILED_CONNECT, id="short-head-close_notify"),
+    pytest.param(SHORT_HEAD, "ragged", FAILED_CONNECT, id="short-head-ragged-eof"),
+    pytest.param(b"", "close_notify", FAILED_CONNECT, id="nothing-close_notify"),
+    pytest.param(b"", "ragged", FAILED_CONNECT, id="nothing-ragged-eof"),
+    pytest.param(SHORT_BODY, "hang", ("failed", "timeout"), id="short-body-hang"),
+    pytest.param(b"", "hang", ("failed", "timeout"), id="no-answer"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("data", "then", "expected"), ENDINGS)
+async def test_answers_over_tls_end_as_they_end_through_aiohttp(
+    certs: Certs, data: bytes, then: str, expected: Outcome
+) -> None:
+    through_aiohttp, through_wire = await both(certs, answer(data, then))
+    assert through_aiohttp == expected
+    assert through_wire == expected
+
+
+HANDSHAKES = [
+    pytest.param(close_after_the_hello, False, FAILED_CONNECT, id="closed-in-handshake"),
+    pytest.param(plain_http_answer, False, ("failed", "tls"), id="plain-http-answer"),
+    pytest.param(never_answer_the_hello, False, ("failed", "timeout"), id="handshake-hangs"),
+]
+
+
+@pytest.mark.parametrize(("handler", "handshake", "expected"), HANDSHAKES)
+async def test_handshake_failures_end_as_they_end_through_aiohttp(
+    certs: Certs, handler: Handler, handshake: bool, expected: Outcome
+) -> None:
+    through_aiohttp, through_wire = await both(certs, handler, handshake=handshake)
+    assert through_aiohttp == expected
+    assert through_wire == expected
+
+
+async def test_a_certificate_of_another_ca_is_a_tls_failure(certs: Certs, tmp_path: Path) -> None:
+    other = tmp_path / "other-ca.pem"
+    trustme.CA().cert_pem.write_to_path(str(other))
+    context = build_ssl_context(TLSSettings(ca_file=str(other)))
+    async with tls_server(certs, answer(ok())) as server:
+        assert await ask(server.url, True, 2.0, ssl=context) == ("failed", "tls")
+        pool = pool_for(server.url, context)
+        try:
+            with pytest.raises(ssl.SSLCertVerificationError):
+                await post(pool, server.url)
+        finally:
+            pool.close()
+    assert server.requests == []
+
+
+async def test_a_certificate_for_another_name_is_a_tls_failure(certs: Certs) -> None:
+    async with tls_server(certs, answer(ok())) as server:
+        outcome = await ask(
+            server.url, True, 2.0, ssl=certs.client(), server_name="gateway.example"
+        )
+        assert outcome == ("failed", "tls")
+        # ... and the name the certificate does carry verifies, though the URL has an IP.
+        assert await ask(server.url, True, 2.0, ssl=certs.client(), server_name="localhost") == OK
+    assert len(server.requests) == 1
+
+
+async def test_a_refused_connection_is_a_connect_failure(certs: Certs) -> None:
+    with socket.create_server(("127.0.0.1", 0)) as placeholder:
+        port = placeholder.getsockname()[1]
+    url = f"https://127.0.0.1:{port}"
+    assert await ask(url, False, 2.0, ssl=certs.client()) == FAILED_CONNECT
+    assert await ask(url, True, 2.0, ssl=certs.client()) == FAILED_CONNECT
+
+
+async def test_ipv6_and_host_names_connect(certs: Certs) -> None:
+    if not socket.has_ipv6:
+        pytest.skip("no IPv6")
+    try:
+        with socket.create_server(("::1", 0), family=socket.AF_INET6):
+            pass
+    except OSError:
+        pytest.skip("no IPv6 loopback")
+    async with tls_server(certs, answer(ok()), host="::1") as server:
+        assert await ask(server.url, True, 2.0, ssl=certs.client()) == OK
+    # A host name: resolved, and each address it has tried in turn (a ::1 listed first is
+    # refused here) until one takes the connection.
+    addresses = {info[4][0] for info in socket.getaddrinfo("localhost", 443)}
+    if "127.0.0.1" not in addresses:
+        pytest.skip("localhost is not 127.0.0.1 here")
+    async with tls_server(certs, answer(ok())) as server:
+        url = server.url.replace("127.0.0.1", "localhost")
+        assert await ask(url, True, 2.0, ssl=certs.client()) == OK
+
+
+async def test_keep_alive_over_tls_reuses_one_connection(certs: Certs) -> None:
+    async with tls_server(certs, answer(ok())) as server:
+        pool = pool_for(server.url, certs.client())
+        try:
+            for _ in range(5):
+                assert await post(pool, server.url) == (200, BODY)
+            assert pool.idle_connections == 1
+        finally:
+            pool.close()
+        await wait_for(lambda: server.client_closed == 1)
+    assert (server.connections, len(server.requests)) == (1, 5)
+
+
+async def test_a_large_request_is_sent_whole(certs: Certs) -> None:
+    """A request far over the socket buffers: what the kernel does not take at once is sent
+    as the server reads (the server starts reading late, so the first send cannot take it)."""
+    data = os.urandom(12 << 20)
+
+    def late_reader(sock: socket.socket, server: Server) -> None:
+        server.stop.wait(0.3)
+        request = Reader(sock).request()
+        assert request is not None
+        server.requests.append(request)
+        sock.sendall(ok(b"%d" % len(request.partition(b"\r\n\r\n")[2])))
+        wait_closed(sock, server)
+
+    async with tls_server(certs, late_reader) as server:
+        pool = pool_for(server.url, certs.client())
+        try:
+            assert await post(pool, server.url, data, timeout=10.0) == (200, b"%d" % len(data))
+        finally:
+            pool.close()
+        await wait_for(lambda: server.client_closed == 1)
+    assert server.requests[0].endswith(data)
+
+
+# -- sockets are closed on every path ------------------------------------------------------------
+
+
+async def test_a_handshake_that_never_ends_times_out_and_closes_its_socket(certs: Certs) -> None:
+    async with tls_server(certs, never_answer_the_hello, handshake=False) as server:
+        pool = pool_for(server.url, certs.client())
+        before = open_fds()
+        with no_unclosed_resources():
+            try:
+                for _ in range(5):
+                    with pytest.raises(asyncio.TimeoutError):
+                        await post(pool, server.url, timeout=0.2)
+            finally:
+                pool.close()
+            # Each connection got as far as the ClientHello, and the client closed each one.
+            await wait_for(lambda: server.client_closed == 5)
+            await wait_for(lambda: open_fds() == before)
+    assert server.hellos == server.connections == 5
+
+
+async def test_cancelled_in_the_handshake_the_socket_is_closed(certs: Certs) -> None:
+    async with tls_server(certs, never_answer_the_hello, handshake=False) as server:
+        pool = pool_for(server.url, certs.client())
+        before = open_fds()
+        with no_unclosed_resources():
+            try:
+                for n in range(1, 4):
+                    task = asyncio.create_task(post(pool, server.url, timeout=30.0))
+                    await wait_for(lambda n=n: server.hellos == n)  # type: ignore[misc]
+                    task.cancel()
+                    with pytest.raises(asyncio.CancelledError):
+                        await task
+            finally:
+                pool.close()
+            await wait_for(lambda: server.client_closed == 3)
+            await wait_for(lambda: open_fds() == before)
+
+
+CLOSING: list[tuple[Handler, bool, type[BaseException] | None]] = [
+    (plain_http_answer, False, ssl.SSLError),
+    (close_after_the_hello, False, ConnectionResetError),
+    (answer(SHORT_BODY, "ragged"), True, ConnectionResetError),
+    (answer(SHORT_BODY, "hang"), True, asyncio.TimeoutError),
+    (answer(ok(b"x" * 70_000)), True, TooLarge),  # over the pool's cap below
+    (answer(ok(b"x" * 70_000)[:-1000], "hang"), True, TooLarge),  # ... found on the wire
+    (answer(ok()), True, None),  # kept idle, closed by pool.close()
+]
+
+
+async def test_failed_and_closed_connections_leave_no_socket_open(certs: Certs) -> None:
+    """Handshake failures, answers cut short, a timeout in the body, answers over the cap, idle
+    connections dropped by the pool's close: every client socket is closed in the end."""
+    pool_context = certs.client()
+    before = open_fds()
+    with no_unclosed_resources():
+        for handler, handshake, error in CLOSING:
+            async with tls_server(certs, handler, handshake=handshake) as server:
+                pool = WirePool(server.url, pool_context, size=2, cookie_jar=aiohttp.CookieJar(),
+                                user_agent="t", limit=65536)  # fmt: skip
+                try:
+                    for _ in range(2):
+                        if error is None:
+                            assert (await post(pool, server.url, timeout=0.3))[0] == 200
+                        else:
+                            with pytest.raises(error):
+                                await post(pool, server.url, timeout=0.3)
+                finally:
+                    pool.close()
+        await wait_for(lambda: open_fds() == before)
+
+
+# -- sessions are resumed on the pool's new connections ------------------------------------------
+
+
+@pytest.mark.parametrize("tls_version", ["TLSv1_3", "TLSv1_2"])
+async def test_the_pools_new_connections_resume_sessions(make_sim, tls_version: str) -> None:
+    """The sign-in's session (aiohttp's connection) is forgotten, so that every resumption
+    below is of a session a connection of the wire pool handed back."""
+    sim = await make_sim(https=True)
+    context = build_ssl_context(TLSSettings(ca_file=sim.ca_file or ""))
+    assert isinstance(context, ResumingSSLContext)
+    context.maximum_version = ssl.TLSVersion[tls_version]
+    c = GatewayClient(
+        ClientSettings(base_url=sim.url, agent_id=INSPECTOR[0], ssl=context, wire=True)
+    )
+    try:
+        await c.loginEx(INSPECTOR[1], "", deadline())
+        context._unused.clear()
+        context._newest.clear()
+        for _ in range(4):
+            await c.close()  # drops the pool's connections, as its idle timeout does
+            result = await c.query_conf_batch([1], deadline())
+            assert not result.failed
+    finally:
+        await c.close()
+    assert sim.stats.tls_connections == {"full": 2, "resumed": 3}
+    assert context.offered == 3
+
+
+async def test_a_plain_context_connects_without_resumption(make_sim) -> None:
+    sim = await make_sim(https=True)
+    context = ssl.create_default_context(cafile=sim.ca_file)
+    c = GatewayClient(
+        ClientSettings(base_url=sim.url, agent_id=INSPECTOR[0], ssl=context, wire=True)
+    )
+    try:
+        await c.loginEx(INSPECTOR[1], "", deadline())
+        for _ in range(3):
+            await c.close()
+            assert not (await c.query_conf_batch([1], deadline())).failed
+    finally:
+        await c.close()
+    assert sim.stats.tls_connections == {"full": 4}
