@@ -43,6 +43,7 @@ from aiohttp.helpers import HeadersMixin
 from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
 
+from . import tlssock
 from .boundary import TooLarge
 
 KEEPALIVE: Final = 30.0
@@ -606,13 +607,20 @@ class WirePool:
             if not conn.closed and now - conn.idle_since < KEEPALIVE:
                 return conn
             conn.abort()
+        if self._ssl is None:
+            made = loop.create_connection(
+                lambda: _Connection(loop, self._inbox), self._host, self._port
+            )
+            _, conn = await asyncio.wait_for(made, max(0.0, deadline - now))
+            return conn
         _, conn = await asyncio.wait_for(
-            loop.create_connection(
+            tlssock.create_connection(
+                loop,
                 lambda: _Connection(loop, self._inbox),
                 self._host,
                 self._port,
-                ssl=self._ssl,
-                server_hostname=(server_hostname or None) if self._ssl is not None else None,
+                self._ssl,
+                server_hostname or None,
             ),
             max(0.0, deadline - now),
         )
