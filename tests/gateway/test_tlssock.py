@@ -356,11 +356,12 @@ async def test_a_certificate_of_another_ca_is_a_tls_failure(certs: Certs, tmp_pa
     async with tls_server(certs, answer(ok())) as server:
         assert await ask(server.url, True, 2.0, ssl=context) == ("failed", "tls")
         pool = pool_for(server.url, context)
-        try:
-            with pytest.raises(ssl.SSLCertVerificationError):
-                await post(pool, server.url)
-        finally:
-            pool.close()
+        with no_unclosed_resources():
+            try:
+                with pytest.raises(ssl.SSLCertVerificationError):
+                    await post(pool, server.url)
+            finally:
+                pool.close()
     assert server.requests == []
 
 
@@ -380,7 +381,8 @@ async def test_a_refused_connection_is_a_connect_failure(certs: Certs) -> None:
         port = placeholder.getsockname()[1]
     url = f"https://127.0.0.1:{port}"
     assert await ask(url, False, 2.0, ssl=certs.client()) == FAILED_CONNECT
-    assert await ask(url, True, 2.0, ssl=certs.client()) == FAILED_CONNECT
+    with no_unclosed_resources():
+        assert await ask(url, True, 2.0, ssl=certs.client()) == FAILED_CONNECT
 
 
 async def test_ipv6_and_host_names_connect(certs: Certs) -> None:
