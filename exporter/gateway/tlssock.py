@@ -34,6 +34,8 @@ from .tls import SESSION_READS, ResumingSSLContext
 
 P = TypeVar("P", bound=asyncio.BufferedProtocol)
 
+#: The most plaintext one TLS record carries (RFC 8446, 5.1).
+_RECORD: Final = 16384
 #: Records read in one turn of the event loop before the others get it back (a record is at
 #: most 16 KiB: ~1 MiB). What OpenSSL holds decrypted then is read in the next turn, since
 #: the socket, already drained into OpenSSL, may never signal it.
@@ -160,6 +162,7 @@ class TLSTransport(asyncio.Transport):
         "_closing",
         "_context",
         "_fd",
+        "_held",
         "_loop",
         "_owner",
         "_pending",
@@ -187,6 +190,7 @@ class TLSTransport(asyncio.Transport):
         self._owner = protocol  # told connection_made and connection_lost
         self._protocol = protocol  # given what is read: the owner until it is told no more
         self._recv_into = sslsock.recv_into
+        self._held = sslsock.pending  # decrypted bytes OpenSSL holds
         self._send = sslsock.send
         # Bytes OpenSSL did not take yet: retried as they are until it takes them whole (a
         # write it could not finish must be repeated with the same data); later writes queue.
@@ -207,8 +211,13 @@ class TLSTransport(asyncio.Transport):
     # -- reading -------------------------------------------------------------------------------
 
     def _read_ready(self) -> None:
-        """Read until OpenSSL wants more from the socket: a readable socket may hold several
-        records, and a record OpenSSL has taken off the socket is not signalled again."""
+        """Read what OpenSSL can give without waiting. OpenSSL takes one record at a time off
+        the socket, so a readable socket may hold several records; and what it has taken off
+        the socket and not yet handed over, the socket never signals again. So reading goes
+        on while OpenSSL holds decrypted bytes, and after a record of the largest size (more
+        is likely to follow: an SSLWantReadError, costly, ends it if not); it stops after a
+        shorter record, an answer's last as a rule, since what may follow it is still in the
+        socket, which will say so."""
         if self._write_wants_read:
             self._write_wants_read = False
             self._flush()
@@ -216,8 +225,10 @@ class TLSTransport(asyncio.Transport):
                 return
         protocol = self._protocol
         recv_into = self._recv_into
+        held = self._held
         reads = 0
-        while True:
+        more = True
+        while more:
             buffer = memoryview(protocol.get_buffer(-1))  # sliced below: never a copy
             size = len(buffer)
             filled = 0
@@ -225,6 +236,8 @@ class TLSTransport(asyncio.Transport):
             eof = False
             while filled < size:
                 if reads == _READS_PER_TURN:
+                    self._loop.call_soon(self._read_on)
+                    more = False
                     break
                 reads += 1
                 try:
@@ -233,10 +246,12 @@ class TLSTransport(asyncio.Transport):
                     else:
                         nbytes = recv_into(buffer, size)
                 except ssl.SSLWantReadError:
+                    more = False
                     break
                 except ssl.SSLWantWriteError:
                     self._read_wants_write = True
                     self._update_writer()
+                    more = False
                     break
                 except OSError as exc:  # ssl.SSLError included
                     failure = exc
@@ -245,6 +260,9 @@ class TLSTransport(asyncio.Transport):
                     eof = True
                     break
                 filled += nbytes
+                if nbytes < _RECORD and not held():
+                    more = False
+                    break
             if filled:
                 protocol.buffer_updated(filled)
                 if self._sock is None:  # the protocol dropped the connection
@@ -256,10 +274,6 @@ class TLSTransport(asyncio.Transport):
                 protocol.eof_received()
                 self._close(None)
                 return
-            if filled < size or reads == _READS_PER_TURN:
-                break
-        if reads == _READS_PER_TURN:
-            self._loop.call_soon(self._read_on)
         if self._reads_to_check:
             self._check_session()
 
