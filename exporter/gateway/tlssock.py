@@ -34,6 +34,7 @@ from .tls import SESSION_READS, ResumingSSLContext
 
 P = TypeVar("P", bound=asyncio.BufferedProtocol)
 
+_NUMERIC: Final = socket.AI_NUMERICHOST | socket.AI_NUMERICSERV
 #: The most plaintext one TLS record carries (RFC 8446, 5.1).
 _RECORD: Final = 16384
 #: Records read in one turn of the event loop before the others get it back (a record is at
@@ -92,7 +93,10 @@ async def create_connection(
 async def _connect(loop: asyncio.AbstractEventLoop, host: str, port: int) -> socket.socket:
     """A connected non-blocking TCP socket: each address of `host` tried in turn, as
     asyncio's create_connection tries them, and its errors raised as it raises them."""
-    infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    try:  # an address needs no resolver thread (asyncio's create_connection skips it too)
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=_NUMERIC)
+    except socket.gaierror:
+        infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     if not infos:
         raise OSError("getaddrinfo() returned empty list")
     errors: list[OSError] = []

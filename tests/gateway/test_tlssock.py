@@ -736,3 +736,86 @@ async def test_a_session_openssl_refuses_is_dropped_and_the_connection_made(
         transport.abort()
     assert second.offered == 0
     assert second._newest.get("127.0.0.1") is not session
+
+
+async def test_a_read_that_needs_to_write_is_done_once_the_socket_is_writable(
+    certs: Certs,
+) -> None:
+    """OpenSSL's read wants the socket writable when the server renegotiates (TLS 1.2), having
+    taken the server's bytes off the socket; Python's ssl cannot make a server ask for that, so
+    the first read here does the same: takes the bytes, keeps them, reports SSLWantWriteError.
+    The socket will not signal them again: the read is done again once it is writable."""
+    data = os.urandom(3000)
+    context = certs.client()
+    context.maximum_version = ssl.TLSVersion.TLSv1_2  # no tickets after the handshake
+    async with tls_server(certs, send_then(data, "hang")) as server:
+        transport, recorder = await connect(server, context)
+        recv_into = transport._recv_into
+        calls: list[str] = []
+        kept = bytearray(65536)
+
+        def wants_write_once(buffer: memoryview, nbytes: int) -> int:
+            if not calls:
+                size = recv_into(memoryview(kept), len(kept))  # taken off the socket
+                del kept[size:]
+                calls.append("wants write")
+                raise ssl.SSLWantWriteError
+            calls.append("read")
+            if kept:
+                buffer[: len(kept)] = kept
+                size, kept[:] = len(kept), b""
+                return size
+            return recv_into(buffer, nbytes)
+
+        transport._recv_into = wants_write_once
+        try:
+            await wait_for(lambda: len(recorder.data) == len(data))
+            assert not transport._writing  # the writer callback is gone again
+        finally:
+            transport.abort()
+    assert recorder.data == data
+    assert calls[:2] == ["wants write", "read"]
+
+
+async def test_a_write_that_needs_to_read_is_done_once_the_socket_is_readable(
+    certs: Certs,
+) -> None:
+    """The other way round (SSLWantReadError from a write): the write is done again when the
+    socket is readable, here when the server's first bytes arrive, before they are read."""
+    go = threading.Event()
+
+    def echo_after_go(sock: socket.socket, server: Server) -> None:
+        go.wait(10)
+        sock.sendall(b"hello")
+        got = sock.recv(100)
+        server.requests.append(got)
+        wait_closed(sock, server)
+
+    context = certs.client()
+    context.maximum_version = ssl.TLSVersion.TLSv1_2  # TLS 1.3 tickets would be read first
+    async with tls_server(certs, echo_after_go) as server:
+        transport, recorder = await connect(server, context)
+        send = transport._send
+        calls: list[str] = []
+
+        def wants_read_once(data: bytes) -> int:
+            if not calls:
+                calls.append("wants read")
+                raise ssl.SSLWantReadError
+            calls.append("sent")
+            return send(data)
+
+        transport._send = wants_read_once
+        try:
+            transport.write(b"request")
+            await asyncio.sleep(0.05)
+            # Not tried again on a writable socket: it waits for a readable one.
+            assert calls == ["wants read"]
+            assert transport.get_write_buffer_size() == len(b"request")
+            go.set()
+            await wait_for(lambda: server.requests == [b"request"])
+            await wait_for(lambda: recorder.data == b"hello")
+        finally:
+            transport.abort()
+    assert calls == ["wants read", "sent"]
+    assert transport.get_write_buffer_size() == 0
