@@ -479,6 +479,51 @@ async def test_cancelled_in_the_handshake_the_socket_is_closed(certs: Certs) -> 
             await wait_for(lambda: open_fds() == before)
 
 
+@contextlib.contextmanager
+def unanswered_port() -> Iterator[int]:
+    """A port whose TCP connects hang: its listener's accept queue (backlog 0) is full and
+    nothing accepts, so the kernel drops further SYNs and the connect waits for its retries."""
+    with socket.socket() as listener, contextlib.ExitStack() as held:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(0)
+        port = listener.getsockname()[1]
+        for _ in range(8):
+            filler = socket.socket()
+            filler.settimeout(0.2)
+            try:
+                filler.connect(("127.0.0.1", port))
+            except TimeoutError:
+                filler.close()
+                break
+            held.enter_context(filler)
+        else:
+            pytest.skip("the accept queue never filled")
+        yield port
+
+
+async def test_timed_out_or_cancelled_in_the_tcp_connect_the_socket_is_closed(
+    certs: Certs,
+) -> None:
+    with unanswered_port() as port:
+        url = f"https://127.0.0.1:{port}"
+        assert await ask(url, True, 0.3, ssl=certs.client()) == ("failed", "timeout")
+        pool = pool_for(url, certs.client())
+        before = open_fds()
+        with no_unclosed_resources():
+            try:
+                with pytest.raises(asyncio.TimeoutError):
+                    await post(pool, url, timeout=0.2)
+                task = asyncio.create_task(post(pool, url, timeout=30.0))
+                await asyncio.sleep(0.2)
+                assert open_fds() == before + 1  # the connecting socket
+                task.cancel()
+                with pytest.raises(asyncio.CancelledError):
+                    await task
+                assert open_fds() == before
+            finally:
+                pool.close()
+
+
 CLOSING: list[tuple[Handler, bool, type[BaseException] | None]] = [
     (plain_http_answer, False, ssl.SSLError),
     (close_after_the_hello, False, ConnectionResetError),
