@@ -1,11 +1,16 @@
-"""HTTPS through the lean exchange (exporter/gateway/wire.py).
+"""HTTPS through the lean exchange (exporter/gateway/wire.py) and its TLS transport
+(exporter/gateway/tlssock.py).
 
 The raw answers of tests/test_wire.py again, now over TLS and ended each way a TLS server can
-end a connection: close_notify, the TCP close without it, a reset, or never. aiohttp's client
-(asyncio's TLS layer) is the oracle, as in test_wire.py: the same answer must end the same way
-through both. Then what TLS adds: certificate and handshake failures, a peer that never
-finishes the handshake (timeout and cancellation, with every socket closed), answers of many
-TLS records, and sessions resumed by the pool's new connections.
+end a connection: close_notify, the TCP close without it, a reset, bytes that are no TLS
+record, or never. aiohttp's client (asyncio's TLS layer) is the oracle, as in test_wire.py:
+the same answer must end the same way through both (these tests passed on asyncio's TLS
+before the transport replaced it). Then what TLS adds: certificate and handshake failures, a
+connect or handshake that never ends (timeout and cancellation, with every socket closed),
+answers of many TLS records, and sessions resumed by the pool's new connections. Last the
+transport itself: what a protocol is told, reads drained past what the socket signals, a
+write larger than the socket buffers, abort and close, and the two waits Python's ssl cannot
+provoke (a read that must write, a write that must read), made by the test.
 
 The server is a thread per connection on blocking `ssl` sockets, so that a test controls each
 byte and how the connection ends, and can see when the client closed its end.
