@@ -234,8 +234,14 @@ class TLSTransport(asyncio.Transport):
         reads = 0
         more = True
         while more:
-            buffer = memoryview(protocol.get_buffer(-1))  # sliced below: never a copy
-            size = len(buffer)
+            try:
+                buffer = memoryview(protocol.get_buffer(-1))  # sliced below: never a copy
+                size = len(buffer)
+                if not size:
+                    raise RuntimeError("get_buffer() returned an empty buffer")
+            except Exception as exc:
+                self._protocol_failed(exc, "protocol.get_buffer() call failed")
+                return
             filled = 0
             failure: Exception | None = None
             eof = False
@@ -269,7 +275,11 @@ class TLSTransport(asyncio.Transport):
                     more = False
                     break
             if filled:
-                protocol.buffer_updated(filled)
+                try:
+                    protocol.buffer_updated(filled)
+                except Exception as exc:
+                    self._protocol_failed(exc, "protocol.buffer_updated() call failed")
+                    return
                 if self._sock is None:  # the protocol dropped the connection
                     return
             if failure is not None:
@@ -281,6 +291,19 @@ class TLSTransport(asyncio.Transport):
                 return
         if self._reads_to_check:
             self._check_session()
+
+    def _protocol_failed(self, exc: Exception, message: str) -> None:
+        """As asyncio's transports do when their protocol raises: report it, drop the
+        connection, and tell the protocol with that exception."""
+        self._loop.call_exception_handler(
+            {
+                "message": f"Fatal error: {message}.",
+                "exception": exc,
+                "transport": self,
+                "protocol": self._owner,
+            }
+        )
+        self._close(exc)
 
     def _check_session(self) -> None:
         context, sock = self._context, self._sock

@@ -869,3 +869,34 @@ async def test_a_write_that_needs_to_read_is_done_once_the_socket_is_readable(
             transport.abort()
     assert calls == ["wants read", "sent"]
     assert transport.get_write_buffer_size() == 0
+
+
+@pytest.mark.parametrize("fails", ["get_buffer", "buffer_updated", "empty buffer"])
+async def test_a_protocol_that_raises_is_dropped_as_asyncio_drops_it(
+    certs: Certs, fails: str
+) -> None:
+    class Failing(Recorder):
+        def get_buffer(self, sizehint: int) -> bytearray:
+            if fails == "get_buffer":
+                raise ValueError("no buffer")
+            return bytearray() if fails == "empty buffer" else self.inbox
+
+        def buffer_updated(self, nbytes: int) -> None:
+            raise ValueError("cannot take it")
+
+    loop = asyncio.get_running_loop()
+    reported: list[dict[str, object]] = []
+    loop.set_exception_handler(lambda _, context: reported.append(context))
+    try:
+        async with tls_server(certs, send_then(b"answer", "hang")) as server:
+            port = int(server.url.rsplit(":", 1)[1])
+            made = tlssock.create_connection(loop, Failing, "127.0.0.1", port, certs.client())
+            transport, protocol = await asyncio.wait_for(made, 5.0)
+            lost = await asyncio.wait_for(protocol.lost, 5.0)
+            assert transport.get_extra_info("socket").fileno() == -1
+    finally:
+        loop.set_exception_handler(None)
+    expected = RuntimeError if fails == "empty buffer" else ValueError
+    assert isinstance(lost, expected)
+    assert [(c["exception"], c["transport"]) for c in reported] == [(lost, transport)]
+    assert protocol.events == ["made", ("lost", expected)]
