@@ -2,10 +2,10 @@
 
 Why not asyncio's TLS (`loop.create_connection(..., ssl=context)`): asyncio runs TLS in Python
 (asyncio/sslproto.py), passing every record through a MemoryBIO, an SSLObject and several
-layers of protocol methods. At the exporter's 500 calls per scrape (issue 18) that cost 22-25 us
-of CPU per call, about a seventh of the call (WirePool at 16 in flight: 156-199 -> 133-173 us,
-docs/performance.md, step 9). Here OpenSSL reads and writes the socket itself, and the event
-loop only says when the socket is ready: a read is one `recv_into`.
+layers of protocol methods. At the exporter's 500 calls per scrape (issue 18) that cost 10-25
+us of CPU per call, 23 in the median of six A/B runs (WirePool at 16 in flight, 138-199 ->
+120-173 us a call; docs/performance.md, step 9). Here OpenSSL reads and writes the socket
+itself, and the event loop only says when the socket is ready: a read is one `recv_into`.
 
 What the connection presents to its protocol (wire.py's `_Connection`) is what asyncio would:
 `connection_made(transport)` once the handshake is done, decrypted bytes through `get_buffer`

@@ -26,7 +26,7 @@ before). What it does not do, it refuses rather than guesses:
 Connections are kept alive (HTTP/1.1, no `Connection: close`) in a LIFO pool of at most
 `size`, closed after `KEEPALIVE` seconds idle as aiohttp's connector does (gateways and
 balancers drop idle connections; reusing one they are closing fails a batch). TLS runs on a
-non-blocking `ssl.SSLSocket` (tlssock.py: asyncio's TLS layer cost ~25 us of CPU per call),
+non-blocking `ssl.SSLSocket` (tlssock.py: asyncio's TLS layer cost 10-25 us of CPU a call),
 with the gateway's own context, so `ResumingSSLContext` resumes sessions here too; plain HTTP
 keeps asyncio's transport.
 """
