@@ -12,12 +12,14 @@ import logging
 import ssl
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from ..logs import kv
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,40 +31,36 @@ class TLSSettings:
     insecure_skip_verify: bool = False
 
 
-class _SessionKeepingSSLObject(ssl.SSLObject):
-    """Hands its TLS session to its context once the session can be resumed.
+#: Reads after the handshake in which a TLS 1.3 session ticket is looked for (see
+#: ResumingSSLContext.session_ready); a server that issues none is not asked again after these.
+SESSION_READS = 16
 
-    Under TLS 1.2 that is at the end of the handshake; under TLS 1.3 the server sends its
-    tickets after the handshake, so they come in with the first reads. Checking stops once a
-    session is kept, or after 16 reads from a server that issues no tickets; from then on a
-    read costs one attribute test more than a plain SSLObject's.
+
+class _SessionKeepingSSLObject(ssl.SSLObject):
+    """The SSLObject of the TLS connections asyncio makes (aiohttp's): hands its session to
+    its context once it can be resumed, from the end of the handshake (TLS 1.2) or from the
+    read that brought the server's ticket in (TLS 1.3: tickets follow the handshake).
+
+    Checking stops once a session is kept, or after SESSION_READS reads from a server that
+    issues no tickets; from then on a read costs one attribute test more than a plain
+    SSLObject's.
     """
 
     _reads_to_check = 0
 
     def do_handshake(self) -> None:
         super().do_handshake()
-        self._reads_to_check = 16
-        self._keep_session()
+        self._reads_to_check = 0 if self._session_kept() else SESSION_READS
 
     def read(self, len: int = 1024, buffer: Any = None) -> Any:
         data = super().read(len, buffer)
         if self._reads_to_check:
-            self._reads_to_check -= 1
-            self._keep_session()
+            self._reads_to_check = 0 if self._session_kept() else self._reads_to_check - 1
         return data
 
-    def _keep_session(self) -> None:
-        session = self.session
-        if session is None:
-            return
-        # TLS 1.3 resumes by ticket only; TLS 1.2 also by session ID (the server's cache).
-        if not (session.has_ticket or (session.id and self.version() != "TLSv1.3")):
-            return
-        self._reads_to_check = 0
+    def _session_kept(self) -> bool:
         context = self.context
-        if isinstance(context, ResumingSSLContext):
-            context.keep(self.server_hostname, session)
+        return not isinstance(context, ResumingSSLContext) or context.session_ready(self)
 
 
 class ResumingSSLContext(ssl.SSLContext):
@@ -74,7 +72,8 @@ class ResumingSSLContext(ssl.SSLContext):
     again; a full handshake costs the gateway a private-key signature each and, under TLS 1.2,
     one more round trip. asyncio's `create_connection` takes no `ssl.SSLSession`, but it makes
     every connection through `wrap_bio`, which does, and builds the connection's SSLObject from
-    `sslobject_class`, which reports the session back (`keep`).
+    `sslobject_class`, which reports the session back. Connections made otherwise (wire.py's,
+    through tlssock.py) call `offer` and `session_ready` themselves: the policy is here only.
 
     Sessions older than `max_session_age` are not offered. A session not offered yet is
     preferred (RFC 8446 asks clients not to reuse a TLS 1.3 ticket); when none is left, the
@@ -97,8 +96,38 @@ class ResumingSSLContext(ssl.SSLContext):
         self._newest: dict[str | None, ssl.SSLSession] = {}
         self.offered = 0  # connections that were offered a session
 
+    def offer(self, server_hostname: str | None, attach: Callable[[ssl.SSLSession | None], T]) -> T:
+        """`attach(session)` sets up a new connection to `server_hostname` with the session to
+        offer it (None: there is none to offer). When OpenSSL will not take that session
+        (ValueError: one of another context, say), the name's sessions are dropped and
+        `attach(None)` is called instead."""
+        offered = self._pick(server_hostname)
+        if offered is None:
+            return attach(None)
+        try:
+            made = attach(offered)
+        except ValueError:
+            self._unused.pop(server_hostname, None)
+            self._newest.pop(server_hostname, None)
+            return attach(None)
+        self.offered += 1
+        return made
+
+    def session_ready(self, conn: ssl.SSLObject | ssl.SSLSocket) -> bool:
+        """Keep the session of `conn` (a connection of this context) once it can be resumed:
+        under TLS 1.2 from the end of the handshake, under TLS 1.3 once the server's ticket
+        has come in with the first reads after it. True when it was kept: look no more."""
+        session = conn.session
+        if session is None:
+            return False
+        # TLS 1.3 resumes by ticket only; TLS 1.2 also by session ID (the server's cache).
+        if not (session.has_ticket or (session.id and conn.version() != "TLSv1.3")):
+            return False
+        self.keep(conn.server_hostname, session)
+        return True
+
     def keep(self, server_hostname: str | None, session: ssl.SSLSession) -> None:
-        """Called by the connection's SSLObject, once, when its session can be resumed."""
+        """A session to offer to later connections to `server_hostname`."""
         self._newest[server_hostname] = session
         unused = self._unused.setdefault(server_hostname, deque(maxlen=self._KEEP))
         unused.append(session)
@@ -111,27 +140,19 @@ class ResumingSSLContext(ssl.SSLContext):
         server_hostname: str | bytes | None = None,
         session: ssl.SSLSession | None = None,
     ) -> ssl.SSLObject:
+        wrap = super().wrap_bio
+        if session is not None or server_side:
+            return wrap(incoming, outgoing, server_side, server_hostname, session)
         name = (
             server_hostname.decode("ascii")
             if isinstance(server_hostname, bytes)
             else server_hostname
         )
-        offered = self._offer(name) if session is None and not server_side else None
-        try:
-            sslobj = super().wrap_bio(
-                incoming, outgoing, server_side, server_hostname, session or offered
-            )
-        except ValueError:  # a session OpenSSL will not take here: connect without one
-            if offered is None:
-                raise
-            self._unused.pop(name, None)
-            self._newest.pop(name, None)
-            sslobj = super().wrap_bio(incoming, outgoing, server_side, server_hostname, session)
-        else:
-            self.offered += offered is not None
-        return sslobj
+        return self.offer(
+            name, lambda offered: wrap(incoming, outgoing, False, server_hostname, offered)
+        )
 
-    def _offer(self, name: str | None) -> ssl.SSLSession | None:
+    def _pick(self, name: str | None) -> ssl.SSLSession | None:
         oldest = time.time() - self.max_session_age
         unused = self._unused.get(name)
         while unused:
