@@ -612,15 +612,17 @@ def test_an_echoed_secret_is_redacted_on_both_fast_paths() -> None:
     SECRETS.password("fast-path-pw-5678")
     message = "echo fast-path-pw-5678"
     ids = json.dumps({"message": message, "retcode": "0", "result": [1]}).encode()
+    # SECRETS is the process's: other tests' passwords may be redacted in it too.
     decoded = fastpath.decode_ids(ids, "utf-8")
     assert decoded is not None
-    assert decoded[0].message == "echo <secret>"
+    assert decoded[0].message.startswith("echo ")
+    assert "fast-path-pw-5678" not in decoded[0].message
     assert check_ids(ids, "utf-8")
     confs = json.dumps({**SAMPLE, "message": message}).encode()
     for participants, cache in ((True, None), (False, None), (False, fastpath.AddressCache())):
         page = fastpath.decode_page(confs, "utf-8", participants, 500, cache)
         assert page is not None
-        assert page[0].message == "echo <secret>"
+        assert page[0].message == decoded[0].message
         assert check(confs, "utf-8", participants, 500)
 
 
