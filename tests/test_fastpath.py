@@ -514,15 +514,20 @@ def test_addresses_that_fail_the_checks_are_never_cached() -> None:
     assert len(cache) == 0
 
 
-def test_the_cache_holds_two_collections_at_most() -> None:
+def test_the_cache_holds_the_last_collection_only() -> None:
+    """While a collection runs, the last one's conferences not seen yet are still there (to be
+    found); once it ends, only what it saw is kept: an ended conference goes at once."""
     cache = fastpath.AddressCache()
+    cache.next_collection()
     _page(_answer((1, PEOPLE), (2, PEOPLE)), cache)
+    cache.collection_done()
     cache.next_collection()
     _page(_answer((2, PEOPLE)), cache)  # conference 1 has ended
     assert len(cache) == 2
-    cache.next_collection()
+    cache.collection_done()
     assert len(cache) == 1
     cache.next_collection()
+    cache.collection_done()
     assert len(cache) == 0
 
 

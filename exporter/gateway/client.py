@@ -677,15 +677,20 @@ class GatewayClient:
                 await asyncio.gather(*(worker() for _ in range(workers)))
             return failed
 
-        failed = await run(batches)
-        final = deadline_of() if deadline_of is not None else deadline
-        reachable = merged.succeeded > 0 or any(isinstance(f.error, RetcodeError) for f in failed)
-        if retry_failed and failed and reachable and loop.time() < final:
-            # Only batches whose failure another try may cure: not a session the retry inside
-            # query_conf_batch already healed or gave up on.
-            again = [f for f in failed if not _session_failure(f.error)]
-            kept = [f for f in failed if _session_failure(f.error)]
-            failed = kept + await run([f.ids for f in again])
+        try:
+            failed = await run(batches)
+            final = deadline_of() if deadline_of is not None else deadline
+            reachable = merged.succeeded > 0 or any(
+                isinstance(f.error, RetcodeError) for f in failed
+            )
+            if retry_failed and failed and reachable and loop.time() < final:
+                # Only batches whose failure another try may cure: not a session the retry
+                # inside query_conf_batch already healed or gave up on.
+                again = [f for f in failed if not _session_failure(f.error)]
+                kept = [f for f in failed if _session_failure(f.error)]
+                failed = kept + await run([f.ids for f in again])
+        finally:
+            self.addresses.collection_done()
         merged.failed = failed
         return merged
 

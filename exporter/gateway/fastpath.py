@@ -157,9 +157,10 @@ class AddressCache:
 
     Exact by construction: an entry is only ever made from bytes that decoded and passed the
     checks, and it is reused only for byte-identical JSON of the same conference ID, which
-    decodes to the same values. One per GatewayClient (never shared between gateways); two
-    generations, so it holds the conferences of the last collection and of the current one,
-    no more (`next_collection`).
+    decodes to the same values. One per GatewayClient (never shared between gateways). It
+    holds the conferences of the last collection; while a collection runs, also those of the
+    one before that it has not seen yet (`next_collection`), which it lets go when it ends
+    (`collection_done`): ended conferences are not kept a scrape longer.
     """
 
     __slots__ = ("_before", "_now", "hits", "misses")
@@ -171,9 +172,13 @@ class AddressCache:
         self.misses = 0
 
     def next_collection(self) -> None:
-        """A collection starts: what the one before last saw and this one did not is let go."""
+        """A collection starts: what the last one saw is looked up, and moved on when seen."""
         self._before = self._now
         self._now = {}
+
+    def collection_done(self) -> None:
+        """A collection ended: what it did not see (ended, or in a failed batch) is let go."""
+        self._before = {}
 
     def __len__(self) -> int:
         return len(self._now.keys() | self._before.keys())

@@ -206,6 +206,27 @@ async def test_45_ids_go_in_batches_of_20_20_5(client: GatewayClient) -> None:
     assert result.failed == []
 
 
+async def test_a_collection_lets_go_of_cached_participants_it_did_not_see() -> None:
+    """queryConfInfos brackets a collection for the AddressCache (fastpath.py): it holds the
+    conferences answered, and none of the collection before that this one did not answer
+    (here every batch fails)."""
+    client = GatewayClient(ClientSettings(base_url=BASE, agent_id="153", participants=False))
+    from ..test_fastpath import SAMPLE  # the vendor's sample conference
+
+    confs = [{**SAMPLE["result"]["confs"][0], "confId": i} for i in (1, 2)]
+    try:
+        with aioresponses() as mock:
+            mock.post(QUERY, payload=ok({"confs": confs}))
+            answer = await client.queryConfInfos([1, 2], deadline())
+            assert [c.conf_id for c in answer.conferences] == [1, 2]
+            assert len(client.addresses) == 2
+            answer = await client.queryConfInfos([1, 2], deadline())  # not mocked: fails
+            assert answer.failed
+            assert len(client.addresses) == 0
+    finally:
+        await client.close()
+
+
 async def test_a_batch_body_is_what_json_dumps_writes(client: GatewayClient) -> None:
     """The body of a batch is built by hand (once per batch, issue 18): byte for byte what
     json.dumps made before, large IDs included."""
