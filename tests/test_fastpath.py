@@ -646,3 +646,20 @@ def test_few_or_many_missing_entries_decode_alike() -> None:
         assert cache.misses == 20 - missing
         assert _page(payload, cache) == expected
         assert (cache.hits, cache.misses) == (20 - missing, 20)
+
+
+def test_the_cache_is_bounded_whatever_the_gateway_sends(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Arrays beyond the vendor's largest conference, and entries beyond the cap, are decoded
+    each time instead of kept; what is decoded is the same either way."""
+    monkeypatch.setattr(fastpath, "_CACHED_ENTRIES_MAX", 2)
+    cache = fastpath.AddressCache()
+    payload = _answer((1, PEOPLE), (2, PEOPLE), (3, PEOPLE))
+    first = _page(payload, cache)
+    assert len(cache) == 2
+    assert _page(payload, cache) == first
+    assert (cache.hits, cache.misses) == (2, 4)
+    crowd = [{**PEOPLE[0], "address": f"{i:08d}"} for i in range(500)]  # ~95 KB of JSON
+    cache = fastpath.AddressCache()
+    (conference,) = _page(_answer((1, crowd)), cache).conferences
+    assert conference.participant_count == 500
+    assert len(cache) == 0

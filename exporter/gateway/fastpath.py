@@ -144,6 +144,12 @@ class _Addresses(msgspec.Struct, gc=False):
     members: tuple[tuple[object, object], ...]
 
 
+# An `addresses` array of the vendor's largest conference (memberNum 120, cec_07_1283) is
+# ~22 KB; entries per collection as many as the default max_ids.
+_CACHED_ARRAY_MAX: Final = 64 * 1024
+_CACHED_ENTRIES_MAX: Final = 100_000
+
+
 class AddressCache:
     """The participants of each conference of one gateway, kept from one collection to the
     next, so that an unchanged `addresses` array is neither decoded nor counted again.
@@ -193,7 +199,10 @@ class AddressCache:
         return None
 
     def store(self, conf_id: int, entry: _Addresses) -> None:
-        self._now[conf_id] = entry
+        # Bounded whatever a gateway sends: conferences it was not asked for, or arrays far
+        # beyond the vendor's 120 participants, are decoded each time instead of kept.
+        if len(entry.raw) <= _CACHED_ARRAY_MAX and len(self._now) < _CACHED_ENTRIES_MAX:
+            self._now[conf_id] = entry
 
 
 def _check_slots() -> None:
