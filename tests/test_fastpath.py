@@ -663,3 +663,17 @@ def test_the_cache_is_bounded_whatever_the_gateway_sends(monkeypatch: pytest.Mon
     (conference,) = _page(_answer((1, crowd)), cache).conferences
     assert conference.participant_count == 500
     assert len(cache) == 0
+
+
+def test_a_conference_id_twice_in_one_answer_reads_as_without_the_cache() -> None:
+    """A gateway may repeat a conference in one answer with other participants: each entry
+    reads as it would without the cache, whichever of the two the cache held before."""
+    held = [{**PEOPLE[0], "channelState": 1}]
+    payload = _answer((1, PEOPLE), (1, held), (2, []))
+    expected = fast(payload, "utf-8", False, 500)
+    assert expected == lenient(payload, "utf-8", False, 500)
+    for primer in (_answer((1, PEOPLE)), _answer((1, held)), _answer((1, []))):
+        cache = fastpath.AddressCache()
+        _page(primer, cache)
+        for _ in range(2):
+            assert fast(payload, "utf-8", False, 500, cache) == expected

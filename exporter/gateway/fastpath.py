@@ -31,7 +31,8 @@ docs/performance.md for the measurements behind the choice.
 
 from __future__ import annotations
 
-from typing import Annotated, Final, Literal, get_args
+from collections.abc import Sequence
+from typing import Annotated, Final, Literal, cast, get_args
 
 import msgspec
 
@@ -82,14 +83,28 @@ class _Participant(msgspec.Struct, forbid_unknown_fields=True, gc=False):
     enterTime: _Long
 
 
-class _Conference(msgspec.Struct, forbid_unknown_fields=True, gc=False):
-    # A conference ID means what it means in the config and the ids_file (primitives):
-    # 1 to 2^63-1; 0 falls back to the lenient parser, which skips the entry.
-    confId: Annotated[int, msgspec.Meta(ge=1, le=LONG_MAX)]
+# A conference ID means what it means in the config and the ids_file (primitives): 1 to
+# 2^63-1; 0 falls back to the lenient parser, which skips the entry.
+_ConfId = Annotated[int, msgspec.Meta(ge=1, le=LONG_MAX)]
+
+
+class _Envelope(msgspec.Struct, forbid_unknown_fields=True, gc=False):
+    """What every answer the fast path takes has besides its `result` (subclasses inherit
+    the configuration: unknown fields refused, not tracked by the collector)."""
+
+    message: Annotated[str, msgspec.Meta(max_length=TEXT_LIMIT)]
+    retcode: Literal["0"]
+
+
+class _ConferenceHead(msgspec.Struct, forbid_unknown_fields=True, gc=False):
+    confId: _ConfId
     confState: _ConfState
     startTime: _Long
     applyConfTime: _Long
     confHaveBeenTime: _Long
+
+
+class _Conference(_ConferenceHead):
     addresses: list[_Participant]
 
 
@@ -97,9 +112,7 @@ class _Confs(msgspec.Struct, forbid_unknown_fields=True, gc=False):
     confs: list[_Conference]
 
 
-class _Answer(msgspec.Struct, forbid_unknown_fields=True, gc=False):
-    message: Annotated[str, msgspec.Meta(max_length=TEXT_LIMIT)]
-    retcode: Literal["0"]
+class _Answer(_Envelope):
     # The vendor's sample wraps the array as `result.confs`, its table types `result` as the
     # array itself (queryconfinfos.md): both are the vendor's.
     result: _Confs | list[_Conference]
@@ -112,12 +125,7 @@ _OK: Final = "0"
 # The same answer with each conference's `addresses` left as raw JSON (checked for syntax
 # only): an AddressCache then decodes and checks them only when they differ from the last
 # answer's for that conference (below).
-class _RawConference(msgspec.Struct, forbid_unknown_fields=True, gc=False):
-    confId: Annotated[int, msgspec.Meta(ge=1, le=LONG_MAX)]
-    confState: _ConfState
-    startTime: _Long
-    applyConfTime: _Long
-    confHaveBeenTime: _Long
+class _RawConference(_ConferenceHead):
     addresses: msgspec.Raw
 
 
@@ -125,9 +133,7 @@ class _RawConfs(msgspec.Struct, forbid_unknown_fields=True, gc=False):
     confs: list[_RawConference]
 
 
-class _RawAnswer(msgspec.Struct, forbid_unknown_fields=True, gc=False):
-    message: Annotated[str, msgspec.Meta(max_length=TEXT_LIMIT)]
-    retcode: Literal["0"]
+class _RawAnswer(_Envelope):
     result: _RawConfs | list[_RawConference]
 
 
@@ -136,12 +142,14 @@ _addresses_decoder: Final = msgspec.json.Decoder(list[_Participant])
 
 
 class _Addresses(msgspec.Struct, gc=False):
-    """One conference's participants as last decoded: the raw JSON and what it made."""
+    """What a conference keeps of its participants (the default, without Participant
+    objects), and for the AddressCache the raw JSON it was made from."""
 
-    raw: msgspec.Raw  # an owning copy, not a view that would keep the whole answer alive
     channel_counts: tuple[int, ...]
     mode_counts: tuple[int, ...]
     members: tuple[tuple[object, object], ...]
+    # An owning copy (Raw.copy), not a view that would keep the whole answer alive.
+    raw: msgspec.Raw | None = None
 
 
 # An `addresses` array of the vendor's largest conference (memberNum 120, cec_07_1283) is
@@ -193,7 +201,7 @@ class AddressCache:
         entry = self._now.get(conf_id)
         if entry is None:
             entry = self._before.get(conf_id)
-        if entry is not None and entry.raw == raw:
+        if entry is not None and entry.raw == raw:  # never for None: not stored without raw
             self._now[conf_id] = entry
             return entry
         return None
@@ -201,7 +209,12 @@ class AddressCache:
     def store(self, conf_id: int, entry: _Addresses) -> None:
         # Bounded whatever a gateway sends: conferences it was not asked for, or arrays far
         # beyond the vendor's 120 participants, are decoded each time instead of kept.
-        if len(entry.raw) <= _CACHED_ARRAY_MAX and len(self._now) < _CACHED_ENTRIES_MAX:
+        raw = entry.raw
+        if (
+            raw is not None
+            and len(raw) <= _CACHED_ARRAY_MAX
+            and len(self._now) < _CACHED_ENTRIES_MAX
+        ):
             self._now[conf_id] = entry
 
 
@@ -276,37 +289,57 @@ def _counted(confs: list[_Conference]) -> list[Conference]:
     what fresh memory is spent on, so nothing is kept twice: the participant list is the one
     shared empty list, count tuples are shared between conferences with the same counts.
     """
-    out: list[Conference] = []
-    append = out.append
+    return _built(confs, [_parts(c.addresses) for c in confs])
+
+
+def _built(confs: Sequence[_ConferenceHead], parts: Sequence[_Addresses]) -> list[Conference]:
+    """The Conference objects of a page from its conferences and their participants' parts
+    (one comprehension per page, for the cached path and the plain one alike)."""
     conf_state = CONF_STATES
-    shared = _COUNTS if len(_COUNTS) < _COUNTS_LIMIT else {}
-    intern = shared.setdefault
     none = NO_PARTICIPANTS
-    for c in confs:
-        addresses = c.addresses
-        states = [0, 0, 0, 0]
-        modes = [0, 0, 0, 0]
-        for p in addresses:
-            states[p.channelState] += 1
-            modes[p.channelAttrib - 1] += 1
-        state_counts = tuple(states)
-        mode_counts = tuple(modes)
-        append(
-            Conference(
-                c.confId,
-                conf_state[c.confState],
-                c.startTime / 1000.0,
-                c.applyConfTime * 60.0,
-                c.confHaveBeenTime * 60.0,
-                none,
-                0,
-                intern(state_counts, state_counts),
-                intern(mode_counts, mode_counts),
-                tuple([(p.address, p.enterTime) for p in addresses]),
-                0,
-            )
+    return [
+        Conference(
+            c.confId,
+            conf_state[c.confState],
+            c.startTime / 1000.0,
+            c.applyConfTime * 60.0,
+            c.confHaveBeenTime * 60.0,
+            none,
+            0,
+            p.channel_counts,
+            p.mode_counts,
+            p.members,
+            0,
         )
-    return out
+        for c, p in zip(confs, parts, strict=True)
+    ]
+
+
+def _parts(addresses: list[_Participant], raw: msgspec.Raw | None = None) -> _Addresses:
+    channel_counts, mode_counts = _tally(addresses)
+    return _Addresses(channel_counts, mode_counts, _members(addresses), raw)
+
+
+def _tally(addresses: list[_Participant]) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """Channel-state and channel-mode counts, by slot (see _check_slots), shared between
+    conferences with the same counts."""
+    states = [0, 0, 0, 0]
+    modes = [0, 0, 0, 0]
+    for p in addresses:
+        states[p.channelState] += 1
+        modes[p.channelAttrib - 1] += 1
+    state_counts = tuple(states)
+    mode_counts = tuple(modes)
+    shared = _COUNTS if len(_COUNTS) < _COUNTS_LIMIT else {}
+    return shared.setdefault(state_counts, state_counts), shared.setdefault(
+        mode_counts, mode_counts
+    )
+
+
+def _members(addresses: list[_Participant]) -> tuple[tuple[object, object], ...]:
+    """Who is in: (address, enterTime) per participant (the activity tracker's joins and
+    leaves)."""
+    return tuple([(p.address, p.enterTime) for p in addresses])
 
 
 def _decode_cached(payload: bytes, cache: AddressCache) -> tuple[Envelope, ConferencePage] | None:
@@ -346,30 +379,12 @@ def _decode_cached(payload: bytes, cache: AddressCache) -> tuple[Envelope, Confe
         store = cache.store
         for i, addresses in zip(missing, parsed, strict=True):
             c = confs[i]
-            entry = entries[i] = _addresses_entry(c.addresses, addresses)
+            entry = entries[i] = _parts(addresses, c.addresses.copy())
             store(c.confId, entry)
         cache.misses += len(missing)
     cache.hits += len(entries) - len(missing)
-    conf_state = CONF_STATES
-    none = NO_PARTICIPANTS
-    out = [
-        Conference(
-            c.confId,
-            conf_state[c.confState],
-            c.startTime / 1000.0,
-            c.applyConfTime * 60.0,
-            c.confHaveBeenTime * 60.0,
-            none,
-            0,
-            entry.channel_counts,
-            entry.mode_counts,
-            entry.members,
-            0,
-        )
-        for c, entry in zip(confs, entries, strict=True)
-        if entry is not None  # always: every missing entry was filled above
-    ]
-    return Envelope(_OK, _message(answer.message)), ConferencePage(out)
+    filled = cast("list[_Addresses]", entries)  # every missing entry was filled above
+    return Envelope(_OK, _message(answer.message)), ConferencePage(_built(confs, filled))
 
 
 # Missing entries in one page from which the whole page is decoded at once (measured, see
@@ -377,34 +392,12 @@ def _decode_cached(payload: bytes, cache: AddressCache) -> tuple[Envelope, Confe
 _PAGE_DECODE_FROM: Final = 4
 
 
-def _addresses_entry(raw: msgspec.Raw, addresses: list[_Participant]) -> _Addresses:
-    states = [0, 0, 0, 0]
-    modes = [0, 0, 0, 0]
-    for p in addresses:
-        states[p.channelState] += 1
-        modes[p.channelAttrib - 1] += 1
-    state_counts = tuple(states)
-    mode_counts = tuple(modes)
-    shared = _COUNTS if len(_COUNTS) < _COUNTS_LIMIT else {}
-    return _Addresses(
-        raw.copy(),
-        shared.setdefault(state_counts, state_counts),
-        shared.setdefault(mode_counts, mode_counts),
-        tuple([(p.address, p.enterTime) for p in addresses]),
-    )
-
-
 # `queryvdnconfid` (cec_07_0486): `result.confIds`, or the bare array, of conference IDs.
-_ConfId = Annotated[int, msgspec.Meta(ge=1, le=LONG_MAX)]
-
-
 class _Ids(msgspec.Struct, forbid_unknown_fields=True, gc=False):
     confIds: list[_ConfId]
 
 
-class _IdsAnswer(msgspec.Struct, forbid_unknown_fields=True, gc=False):
-    message: Annotated[str, msgspec.Meta(max_length=TEXT_LIMIT)]
-    retcode: Literal["0"]
+class _IdsAnswer(_Envelope):
     result: _Ids | list[_ConfId]
 
 
@@ -446,12 +439,7 @@ def _with_participants(confs: list[_Conference], max_participants: int) -> list[
     cap = max(0, max_participants)
     for c in confs:
         addresses = c.addresses
-        states = [0, 0, 0, 0]
-        modes = [0, 0, 0, 0]
         parsed: list[Participant] = []
-        for p in addresses:
-            states[p.channelState] += 1
-            modes[p.channelAttrib - 1] += 1
         for p in addresses[:cap]:
             parsed.append(
                 Participant(
@@ -474,9 +462,8 @@ def _with_participants(confs: list[_Conference], max_participants: int) -> list[
                 c.confHaveBeenTime * 60.0,
                 parsed,
                 0,
-                tuple(states),
-                tuple(modes),
-                tuple([(p.address, p.enterTime) for p in addresses]),
+                *_tally(addresses),
+                _members(addresses),
                 max(0, len(addresses) - cap),
             )
         )
