@@ -350,7 +350,7 @@ def _decode_cached(payload: bytes, cache: AddressCache) -> tuple[Envelope, Confe
     Arrays not in the cache are decoded one by one when they are few; when they are many (a
     new gateway, the first scrape, a page of new conferences), the whole page is decoded typed
     in one C call instead, as without the cache: a decoder call per conference would cost a
-    first scrape 1.5x what it cost before the cache.
+    first scrape 53-88 ms against 32-40 without the cache (docs/performance.md, step 10).
     """
     try:
         answer = _raw_decoder.decode(payload)
